@@ -1,0 +1,1 @@
+"""Blueprints: one package per front door (main, auth, staff, portal, audit)."""

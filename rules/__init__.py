@@ -1,0 +1,1 @@
+"""Pure rules of the law and of the formats: no Flask, no database."""
