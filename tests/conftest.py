@@ -1,0 +1,165 @@
+"""Shared fixtures: the app on a fresh migrated SQLite file, PostgreSQL when present, no outbound network."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+import uuid
+
+import pytest
+
+from app import create_app
+from extensions import db
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+# --- no outbound network: the app must load nothing from outside (SECURITY.md) -------------------
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            if not ipaddress.ip_address(host).is_loopback:
+                raise OSError(f"outbound connection to {host} blocked in tests")
+        except ValueError:
+            if host != "localhost":
+                raise OSError(f"outbound connection to {host} blocked in tests") from None
+    return _real_connect(self, address)
+
+
+socket.socket.connect = _loopback_only
+
+
+def test_config(tmp_path, **overrides) -> dict:
+    """The configuration every test app starts from."""
+    config = {
+        "APP_ENV": "testing",
+        "TESTING": True,
+        "SECRET_KEY": TEST_SECRET,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "KEY_DIR": str(tmp_path / "instance" / "keys"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}",
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory):
+    """One SQLite file migrated to head; each test gets a copy (faster than migrating every time)."""
+    from services.schema import upgrade
+
+    base = tmp_path_factory.mktemp("template")
+    app = create_app(test_config(base))
+    with app.app_context():
+        db.connect(reuse_if_open=True)
+        upgrade()
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
+    return base / "test.db"
+
+
+@pytest.fixture
+def app(tmp_path, migrated_template):
+    """The app on its own migrated SQLite database."""
+    shutil.copy(migrated_template, tmp_path / "test.db")
+    application = create_app(test_config(tmp_path))
+    yield application
+    if not db.is_closed():
+        db.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def database(app):
+    """An open connection for tests that use the models directly (closed before client calls)."""
+    db.connect(reuse_if_open=True)
+    yield db
+    if not db.is_closed():
+        db.close()
+
+
+def _require(kind: str) -> bool:
+    return os.environ.get(f"REQUIRE_{kind}") == "1"
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The admin URL of a reachable PostgreSQL server, or skip (fail under REQUIRE_PG=1)."""
+    try:
+        import psycopg2
+
+        conn = psycopg2.connect(PG_ADMIN_URL, connect_timeout=3)
+        conn.close()
+    except Exception as exc:  # any failure to reach the server means "not here"
+        if _require("PG"):
+            pytest.fail(f"PostgreSQL is required (REQUIRE_PG=1) but unreachable: {exc}")
+        pytest.skip(f"no PostgreSQL server at {PG_ADMIN_URL}: {exc}")
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import psycopg2
+
+    name = f"housing_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(pg_server)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    url = pg_server.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        if not db.is_closed():
+            db.close()
+        with admin.cursor() as cur:
+            cur.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+
+
+@pytest.fixture
+def pg_app(tmp_path, pg_url):
+    """The app on an empty PostgreSQL database (not yet migrated)."""
+    application = create_app(test_config(tmp_path, DATABASE_URL=pg_url))
+    yield application
+    if not db.is_closed():
+        db.close()
+
+
+def chromium_path() -> str | None:
+    for candidate in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
+        if os.path.exists(candidate):
+            return candidate
+    return shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """The Chromium executable for browser tests, or skip (fail under REQUIRE_BROWSER=1)."""
+    path = chromium_path()
+    if not path:
+        if _require("BROWSER"):
+            pytest.fail("Chromium is required (REQUIRE_BROWSER=1) but not installed")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    return path
