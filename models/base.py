@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from peewee import DateTimeField, IntegerField, Model
+from peewee import CharField, Check, DateTimeField, IntegerField, Model
 
 from extensions import db
 
@@ -51,9 +51,42 @@ class EditableModel(TimestampedModel):
         data[cls.version] = expected_version + 1
         data[cls.updated_at] = utcnow()
         changed = (
-            cls.update(data).where((cls._meta.primary_key == self._pk) & (cls.version == expected_version)).execute()
+            cls.update(data)
+            .where((cls._meta.primary_key == self._pk) & (cls.version == expected_version))
+            .execute()
         )
         if changed != 1:
             raise ConflictError(self, expected_version)
         self.version = expected_version + 1
         self.updated_at = data[cls.updated_at]
+
+
+class CodeField(CharField):
+    """A short code column whose allowed values the database enforces with a CHECK constraint.
+
+    choices is a sequence of (code, Japanese label) pairs; the label is what screens show.
+    """
+
+    def __init__(self, choices, **kwargs):
+        kwargs.setdefault("max_length", max(8, *(len(code) for code, _ in choices)))
+        super().__init__(choices=list(choices), **kwargs)
+
+    def bind(self, model, name, set_attribute=True):
+        super().bind(model, name, set_attribute)
+        allowed = ", ".join("'" + code.replace("'", "''") + "'" for code, _ in self.choices)
+        check = f"{self.column_name} IN ({allowed})"
+        if self.null:
+            check = f"{self.column_name} IS NULL OR {check}"
+        self.constraints = [Check(check)]
+
+    def label(self, code) -> str:
+        """The Japanese label of a code (the code itself when unknown)."""
+        return dict(self.choices).get(code, code or "")
+
+
+class YenField(IntegerField):
+    """An amount in whole yen, never negative (CHECK >= 0)."""
+
+    def bind(self, model, name, set_attribute=True):
+        super().bind(model, name, set_attribute)
+        self.constraints = [Check(f"{self.column_name} >= 0")]

@@ -29,3 +29,70 @@ def status() -> list[tuple[str, object]]:
 def pending() -> list[str]:
     """Names of migrations not yet applied."""
     return [name for name, applied in status() if not applied]
+
+
+# Indexes that only one engine needs. PostgreSQL's LIKE 'prefix%' uses a b-tree index only with the
+# pattern operator class when the database collation is not C; SQLite's GLOB uses the plain index.
+ENGINE_EXTRAS = {
+    "postgresql": [
+        'CREATE INDEX "person_kana_key_pattern" ON "person" ("kana_key" text_pattern_ops)',
+        'CREATE INDEX "estate_name_kana_pattern" ON "estate" ("name_kana" text_pattern_ops)',
+    ],
+    "sqlite": [],
+}
+EXTRA_INDEX_NAMES = {"person_kana_key_pattern", "estate_name_kana_pattern"}
+
+
+def engine_name(database) -> str:
+    """'sqlite' or 'postgresql'."""
+    from peewee import PostgresqlDatabase, SqliteDatabase
+
+    if isinstance(database, SqliteDatabase):
+        return "sqlite"
+    if isinstance(database, PostgresqlDatabase):
+        return "postgresql"
+    raise ValueError(f"unsupported database {type(database).__name__}")
+
+
+def model_ddl(database, models) -> list[str]:
+    """CREATE TABLE and CREATE INDEX statements for models, as this engine would run them.
+
+    Used once to freeze a migration's DDL into migrations/sql/; a frozen file never changes afterwards.
+    """
+    statements = []
+    originals = {model: model._meta.database for model in models}
+    try:
+        for model in models:
+            model._meta.set_database(database)
+        for model in models:
+            for node in [model._schema._create_table(safe=False), *model._schema._create_indexes(safe=False)]:
+                sql, params = database.get_sql_context().sql(node).query()
+                if params:
+                    raise ValueError(f"DDL for {model.__name__} has parameters; write the clause with SQL(…)")
+                statements.append(sql)
+    finally:
+        for model, original in originals.items():
+            model._meta.set_database(original)
+    return statements + ENGINE_EXTRAS[engine_name(database)]
+
+
+def freeze(name: str, models) -> list[Path]:
+    """Write migrations/sql/<name>.<engine>.sql for both engines (development tool)."""
+    from peewee import PostgresqlDatabase, SqliteDatabase
+
+    out = MIGRATIONS / "sql"
+    out.mkdir(exist_ok=True)
+    written = []
+    for database in (SqliteDatabase(":memory:"), PostgresqlDatabase("frozen")):
+        path = out / f"{name}.{engine_name(database)}.sql"
+        path.write_text(";\n".join(model_ddl(database, models)) + ";\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def run_sql_file(database, name: str) -> None:
+    """Execute a frozen DDL file for this engine, statement by statement (inside the migration's transaction)."""
+    path = MIGRATIONS / "sql" / f"{name}.{engine_name(database)}.sql"
+    for statement in path.read_text(encoding="utf-8").split(";\n"):
+        if statement.strip():
+            database.execute_sql(statement)
