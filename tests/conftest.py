@@ -50,6 +50,9 @@ def test_config(tmp_path, **overrides) -> dict:
     return config
 
 
+test_config.__test__ = False  # a helper, not a test, when imported into test modules
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory):
     """One SQLite file migrated to head; each test gets a copy (faster than migrating every time)."""
