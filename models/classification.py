@@ -23,7 +23,10 @@ _SPEC: dict[str, dict[str, str]] = {
     "building": {"C0": "number structure year_built floors has_elevator"},
     "unit": {"C0": "housing_code room_number floor_area layout floor unit_type status note"},
     "unit_year_figure": {"C0": "fiscal_year convenience_coefficient market_rent"},
-    "user": {"C1": "login_id display_name", "C0": "role active deactivated_at contract_end_date last_login_at"},
+    "user": {
+        "C1": "login_id display_name",
+        "C0": "role active deactivated_at contract_end_date last_login_at",
+    },
     "household": {
         "C0": "household_no category permit_type status",
         "C1": "first_move_in_date permit_end_date mail_name mail_postal_code mail_address contact_name "
@@ -53,8 +56,14 @@ _SPEC: dict[str, dict[str, str]] = {
     "household_event": {"C0": "kind", "C1": "event_date", "C2": "detail"},
     "parking_lot": {"C0": "code name residents_association monthly_fee"},
     "parking_space": {"C0": "space_no monthly_fee status"},
-    "parking_contract": {"C0": "status", "C1": "start_date end_date monthly_fee note", "C2": "reduction_amount"},
-    "vehicle": {"C1": "registration_no model chassis_no owner_name user_name inspection_expiry valid_from valid_to"},
+    "parking_contract": {
+        "C0": "status",
+        "C1": "start_date end_date monthly_fee note",
+        "C2": "reduction_amount",
+    },
+    "vehicle": {
+        "C1": "registration_no model chassis_no owner_name user_name inspection_expiry valid_from valid_to"
+    },
     "income_declaration": {
         "C0": "fiscal_year income_year",
         "C1": "status sent_on submitted_on reminded_on",

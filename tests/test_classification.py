@@ -18,7 +18,9 @@ def test_every_column_is_classified():
 
 def test_classification_names_only_real_columns():
     real = {
-        (model._meta.table_name, field.column_name) for model in ALL_MODELS for field in model._meta.sorted_fields
+        (model._meta.table_name, field.column_name)
+        for model in ALL_MODELS
+        for field in model._meta.sorted_fields
     }
     stale = [(t, c) for t, cols in CLASSIFICATION.items() for c in cols if (t, c) not in real]
     assert stale == []
