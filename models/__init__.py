@@ -5,6 +5,7 @@ from __future__ import annotations
 from peewee import sort_models
 
 from models.applicants import Application, ApplicationMember
+from models.audit import AuditEntry
 from models.base import BaseModel, ConflictError, EditableModel, TimestampedModel, utcnow
 from models.billing import ArrearsAction, Charge, DamageClaim, InstallmentPlan, Payment, TransferBatch
 from models.governance import DeletionRecord, Incident, TrainingRecord
@@ -37,7 +38,15 @@ from models.requests import (
     PendingChange,
     RepairRequest,
 )
-from models.security import Office, User
+from models.security import (
+    Credential,
+    EnrollmentLink,
+    Office,
+    RecoveryRequest,
+    User,
+    UserSession,
+    WebAuthnChallenge,
+)
 from models.tenancy import BankTransfer, Guarantor, Household, RentReduction, Tenancy
 
 ALL_MODELS = sort_models(
@@ -54,6 +63,7 @@ ALL_MODELS = sort_models(
         TrainingRecord, Incident, DeletionRecord,
         Application, ApplicationMember,
         MasterParameter, RentBaseBand, OverIncomeRate, SalaryIncomeBand, PensionDeductionBand,
+        Credential, WebAuthnChallenge, EnrollmentLink, RecoveryRequest, UserSession, AuditEntry,
     ]
 )  # fmt: skip
 

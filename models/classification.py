@@ -147,6 +147,23 @@ _SPEC: dict[str, dict[str, str]] = {
         "C2": "salary_revenue pension_revenue other_income disability_kind disability_grade disability "
         "is_widow is_single_parent",
     },
+    "credential": {
+        "C0": "credential_id public_key sign_count transports aaguid device_type backed_up last_used_at revoked_at",
+        "C1": "nickname",
+    },
+    "webauthn_challenge": {"C0": "challenge_hash purpose expires_at"},
+    "enrollment_link": {"C0": "token_hash expires_at used_at revoked_at"},
+    "recovery_request": {"C0": "state", "C1": "identity_check"},
+    "user_session": {
+        "C0": "token_hash last_seen_at expires_at stepped_up_at revoked_at revoked_reason",
+        "C1": "user_agent",
+    },
+    "audit_entry": {
+        "C0": "at actor_id actor_role office_id session_ref action target_table target_ids fields purpose "
+        "outcome reason prev_hmac hmac",
+        "C1": "actor_login ip",
+        "C2": "changes",
+    },
     "master_parameter": {"C0": "code valid_from value basis note"},
     "rent_base_band": {"C0": "valid_from bracket income_min income_max base_amount"},
     "over_income_rate": {"C0": "valid_from band income_min income_max year_over numerator denominator"},

@@ -31,9 +31,9 @@ def pending() -> list[str]:
     return [name for name, applied in status() if not applied]
 
 
-# Indexes that only one engine needs. PostgreSQL's LIKE 'prefix%' uses a b-tree index only with the
-# pattern operator class when the database collation is not C; SQLite's GLOB uses the plain index.
-ENGINE_EXTRAS = {
+# Indexes of the initial schema that only one engine needs. PostgreSQL's LIKE 'prefix%' uses a b-tree
+# index only with the pattern operator class when the collation is not C; SQLite's GLOB uses the plain one.
+INITIAL_EXTRAS = {
     "postgresql": [
         'CREATE INDEX "person_kana_key_pattern" ON "person" ("kana_key" text_pattern_ops)',
         'CREATE INDEX "estate_name_kana_pattern" ON "estate" ("name_kana" text_pattern_ops)',
@@ -54,7 +54,7 @@ def engine_name(database) -> str:
     raise ValueError(f"unsupported database {type(database).__name__}")
 
 
-def model_ddl(database, models) -> list[str]:
+def model_ddl(database, models, extras=None) -> list[str]:
     """CREATE TABLE and CREATE INDEX statements for models, as this engine would run them.
 
     Used once to freeze a migration's DDL into migrations/sql/; a frozen file never changes afterwards.
@@ -73,10 +73,10 @@ def model_ddl(database, models) -> list[str]:
     finally:
         for model, original in originals.items():
             model._meta.set_database(original)
-    return statements + ENGINE_EXTRAS[engine_name(database)]
+    return statements + list((extras or {}).get(engine_name(database), []))
 
 
-def freeze(name: str, models) -> list[Path]:
+def freeze(name: str, models, extras=None) -> list[Path]:
     """Write migrations/sql/<name>.<engine>.sql for both engines (development tool)."""
     from peewee import PostgresqlDatabase, SqliteDatabase
 
@@ -85,7 +85,7 @@ def freeze(name: str, models) -> list[Path]:
     written = []
     for database in (SqliteDatabase(":memory:"), PostgresqlDatabase("frozen")):
         path = out / f"{name}.{engine_name(database)}.sql"
-        path.write_text(";\n".join(model_ddl(database, models)) + ";\n", encoding="utf-8")
+        path.write_text(";\n".join(model_ddl(database, models, extras)) + ";\n", encoding="utf-8")
         written.append(path)
     return written
 

@@ -28,8 +28,10 @@ def _assert_schema_matches_models():
 
 def _upgrade_from_empty(app):
     with app.app_context(), db.connection_context():
-        assert schema.pending() == ["0001_initial", "0002_seed_masters"]
-        assert schema.upgrade() == ["0001_initial", "0002_seed_masters"]
+        names = [path.stem for path in sorted(schema.MIGRATIONS.glob("[0-9]*.py"))]
+        assert names[:3] == ["0001_initial", "0002_seed_masters", "0003_security"]
+        assert schema.pending() == names
+        assert schema.upgrade() == names
         assert schema.pending() == []
         assert schema.upgrade() == []  # running it again changes nothing
         _assert_schema_matches_models()
@@ -52,9 +54,10 @@ def test_db_commands(tmp_path, monkeypatch):
     before = runner.invoke(args=["db", "status"])
     assert before.exit_code == 1 and "[ ] 0001_initial" in before.output
     upgrade = runner.invoke(args=["db", "upgrade"])
-    assert upgrade.exit_code == 0 and "applied: 0002_seed_masters" in upgrade.output
+    assert upgrade.exit_code == 0 and "applied: 0003_security" in upgrade.output
     after = runner.invoke(args=["db", "status"])
-    assert after.exit_code == 0 and "[x] 0002_seed_masters" in after.output
+    assert after.exit_code == 0 and "[x] 0003_security" in after.output
+    assert "[ ]" not in after.output
 
 
 def test_sqlite_connection_settings(app, database):
@@ -196,3 +199,18 @@ def test_seeded_rent_table_is_the_law(engine_db):
     assert masters.parameter("income_limit.special", dt.date(2026, 4, 1)) == 214_000
     assert masters.parameter("income_limit.high_income", dt.date(2026, 4, 1)) == 313_000
     assert masters.parameter("statutory_interest_rate", dt.date(2026, 4, 1)) == Decimal("0.03")
+
+
+def test_audit_trail_is_append_only(engine_db):
+    from peewee import DatabaseError
+
+    from models import AuditEntry
+
+    entry = AuditEntry.create(action="test.append", prev_hmac="0" * 64, hmac="1" * 64)
+    for change in (
+        lambda: AuditEntry.update(action="test.changed").where(AuditEntry.id == entry.id).execute(),
+        lambda: AuditEntry.delete().where(AuditEntry.id == entry.id).execute(),
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), engine_db.atomic():
+            change()
+    assert AuditEntry.get_by_id(entry.id).action == "test.append"
