@@ -10,7 +10,7 @@ from flask import Flask, g, request, session
 from peewee import InterfaceError, OperationalError
 
 import config as config_module
-from extensions import babel, csrf, db, htmx, init_database
+from extensions import babel, csrf, db, htmx, init_database, limiter, login_manager
 
 ROOT = Path(__file__).resolve().parent
 
@@ -28,7 +28,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     instance = Path((test_config or {}).get("INSTANCE_PATH", ROOT / "instance"))
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
     app.config.from_mapping(config_module.load(instance, test_config))
-    app.config["SESSION_COOKIE_NAME"] = "__Host-session" if app.config["APP_ENV"] == "production" else "session"
+    app.config["SESSION_COOKIE_NAME"] = (
+        "__Host-session" if app.config["APP_ENV"] == "production" else "session"
+    )
     app.config["SESSION_COOKIE_SECURE"] = app.config["APP_ENV"] == "production"
 
     logging.getLogger("peewee").setLevel(logging.WARNING)
@@ -37,15 +39,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Tokyo")
     csrf.init_app(app)
     htmx.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
 
     _register_database_hooks(app)
     _register_security_headers(app)
 
+    from blueprints.auth import bp as auth_bp
     from blueprints.errors import register_error_handlers
     from blueprints.main import bp as main_bp
     from rules import filters
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
     register_error_handlers(app)
     filters.register(app)
 

@@ -11,11 +11,11 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from blueprints.auth.commands import users_cli
 from extensions import db
 
 db_cli = AppGroup("db", help="データベースのスキーマ (migrations).")
 seed_cli = AppGroup("seed", help="デモデータ.")
-users_cli = AppGroup("users", help="利用者アカウント.")
 
 
 @db_cli.command("upgrade")
@@ -47,11 +47,27 @@ def db_status():
         sys.exit(1)
 
 
-@users_cli.command("demo-officer")
-def users_demo_officer():
-    """The demo officer's enrollment link (printed by `make run`)."""
-    click.echo("ログイン機能(WebAuthn)はまだ組み込まれていません。画面は閲覧のみです。")
-    click.echo("Login (WebAuthn) is not part of this build yet; the pages can be browsed without signing in.")
+@seed_cli.command("demo")
+@click.option("--if-empty", is_flag=True, help="Seed only when there are no estates (what `make run` uses).")
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The demo's today (default: today in Japan); charges, 車検 and arrears are dated from it.",
+)
+def seed_demo(if_empty, as_of):
+    """Build the demo city (about 20 estates, 600 households); does nothing when it is already there."""
+    from flask import current_app
+
+    from services import demo
+    from services.vault import keyring_for
+
+    keyring = keyring_for(current_app.config)
+    with db.connection_context():
+        result = demo.seed_demo(keyring, if_empty=if_empty, as_of=as_of.date() if as_of else None)
+    click.echo(result.message())
+    if not result.ok:
+        sys.exit(1)
 
 
 def register(app: Flask) -> None:

@@ -77,7 +77,12 @@ def from_environment(environ=os.environ) -> dict:
         if environ.get(name):
             found[name] = _coerce(kind, environ[name])
     for key, raw in environ.items():
-        if key.startswith("FLASK_") and key not in ("FLASK_APP", "FLASK_DEBUG", "FLASK_RUN_PORT", "FLASK_RUN_HOST"):
+        if key.startswith("FLASK_") and key not in (
+            "FLASK_APP",
+            "FLASK_DEBUG",
+            "FLASK_RUN_PORT",
+            "FLASK_RUN_HOST",
+        ):
             name = key.removeprefix("FLASK_")
             found.setdefault(name, _coerce(ENV_SETTINGS.get(name, str), raw))
     return found

@@ -7,6 +7,9 @@ from urllib.parse import urlsplit
 
 from flask_babel import Babel
 from flask_htmx import HTMX
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect as url_connect
@@ -15,6 +18,9 @@ db = DatabaseProxy()
 babel = Babel()
 csrf = CSRFProtect()
 htmx = HTMX()
+login_manager = LoginManager()
+# Limits are declared per view (login ceremony, reveal); storage from RATELIMIT_STORAGE_URI (memory or Redis).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 ROOT = Path(__file__).resolve().parent
 
@@ -34,7 +40,9 @@ SQLITE_PRAGMAS = {
 def sqlite_path(url: str) -> Path:
     """The file of a sqlite:/// URL, relative paths taken from the project root."""
     if ":///" not in url:
-        raise ValueError("a SQLite DATABASE_URL looks like sqlite:///relative/path or sqlite:////absolute/path")
+        raise ValueError(
+            "a SQLite DATABASE_URL looks like sqlite:///relative/path or sqlite:////absolute/path"
+        )
     path = Path(url.split(":///", 1)[1])
     return path if path.is_absolute() else ROOT / path
 

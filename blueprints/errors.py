@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
 from peewee import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -27,19 +28,43 @@ MESSAGES = {
     403: _l("この画面または操作を利用する権限がありません。必要な場合は保護責任者に相談してください。"),
     404: _l("お探しのページは存在しないか、表示する権限がありません。"),
     405: _l("この画面または操作を利用する権限がありません。"),
-    409: _l("あなたが編集している間に、別の職員がこの記録を更新しました。最新の内容を確認してからやり直してください。"),
+    409: _l(
+        "あなたが編集している間に、別の職員がこの記録を更新しました。最新の内容を確認してからやり直してください。"
+    ),
     413: _l("送信できる大きさを超えています。"),
     422: _l("入力内容に誤りがあります。画面の案内に従って修正してください。"),
     429: _l("短い時間に操作が集中しました。少し待ってからやり直してください。"),
-    500: _l("処理中に問題が発生しました。時間をおいてやり直してください。解決しない場合はシステム担当へ連絡してください。"),
+    500: _l(
+        "処理中に問題が発生しました。時間をおいてやり直してください。解決しない場合はシステム担当へ連絡してください。"
+    ),
     503: _l("システムが混み合っているか、保守中です。しばらくしてからやり直してください。"),
 }
 
+# Used only when the error page itself cannot be rendered (the template or its context failed):
+# static, Japanese, no detail.
+FALLBACK_PAGE = (
+    '<!doctype html><html lang="ja"><head><meta charset="utf-8">'
+    "<title>エラー {status}</title></head><body><main>"
+    "<h1>エラーが発生しました</h1><p>エラーコード: {status}</p>"
+    "<p>時間をおいてやり直してください。</p>"
+    '<p><a href="/">ホームへ戻る</a></p></main></body></html>'
+)
+
 
 def render_error(status: int):
-    """The error page for status, with its status code."""
+    """The error page for status, with its status code (a static page if even that cannot be rendered)."""
     code = status if status in TITLES else 500
-    return render_template("errors/error.html", status=code, title=TITLES[code], message=MESSAGES[code]), status
+    if request.endpoint == "main.health":
+        # Monitoring reads JSON, whatever failed before the view ran.
+        return jsonify(status="degraded", database="unavailable" if code == 503 else "unknown"), status
+    try:
+        body = render_template("errors/error.html", status=status, title=TITLES[code], message=MESSAGES[code])
+    except Exception:
+        from flask import current_app
+
+        current_app.logger.exception("error page could not be rendered")
+        body = FALLBACK_PAGE.format(status=escape(status))
+    return body, status
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -47,8 +72,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        response = render_error(exc.code or 500)
-        return response[0], exc.code or 500, exc.get_headers() if exc.code == 405 else {}
+        status = exc.code or 500
+        body, status = render_error(status)
+        headers = {}
+        if status == 405 and getattr(exc, "valid_methods", None):
+            headers["Allow"] = ", ".join(exc.valid_methods)
+        return body, status, headers
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

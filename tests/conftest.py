@@ -90,11 +90,12 @@ def runner(app):
 
 @pytest.fixture
 def database(app):
-    """An open connection for tests that use the models directly (closed before client calls)."""
-    db.connect(reuse_if_open=True)
-    yield db
-    if not db.is_closed():
-        db.close()
+    """An open connection, inside an app context, for tests that use the models and services directly."""
+    with app.app_context():
+        db.connect(reuse_if_open=True)
+        yield db
+        if not db.is_closed():
+            db.close()
 
 
 def _require(kind: str) -> bool:
@@ -166,3 +167,132 @@ def chromium():
             pytest.fail("Chromium is required (REQUIRE_BROWSER=1) but not installed")
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     return path
+
+
+# --- accounts and sign-in through the real WebAuthn endpoints ----------------------------------------
+
+
+def csrf_token_of(client) -> str:
+    """The CSRF token of the client's session (from the meta tag of a public page)."""
+    import re
+
+    html = client.get("/logged-out").get_data(as_text=True)
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+def post_json(client, url: str, body: dict | None = None, token: str | None = None):
+    """A fetch-like POST: JSON body, the CSRF header, Accept: application/json."""
+    headers = {"X-CSRFToken": token or csrf_token_of(client), "Accept": "application/json"}
+    return client.post(url, json=body or {}, headers=headers)
+
+
+@pytest.fixture
+def soft_keys():
+    """The software authenticator of every user made by make_user: {user id: SoftAuthenticator}."""
+    return {}
+
+
+@pytest.fixture
+def make_user(app, soft_keys):
+    """make_user(role, office=None, **fields): an active account with one registered software
+    authenticator (registered through services.auth with py_webauthn's real verification).
+    A contractor without an office gets a new one."""
+    import itertools
+
+    from models.security import Office, User
+    from services import auth
+    from tests.soft_authenticator import SoftAuthenticator
+
+    counter = itertools.count(1)
+
+    def make(role: str = "staff", office=None, *, authenticators: int = 1, **fields):
+        n = next(counter)
+        with app.app_context():
+            if role == "contractor" and office is None:
+                office = Office.create(code=f"OF{n:03d}", name=f"テスト事務所{n}")
+            user = User.create(
+                **{
+                    "login_id": f"{role}{n}",
+                    "display_name": f"試験 {role}{n}",
+                    "role": role,
+                    "office": office,
+                    **fields,
+                }
+            )
+            key = SoftAuthenticator(
+                origin=app.config["WEBAUTHN_ORIGINS"][0], rp_id=app.config["WEBAUTHN_RP_ID"]
+            )
+            for number in range(authenticators):
+                options, challenge = auth.registration_options(user)
+                auth.finish_registration(
+                    user, key.create(options), challenge, f"キー{number + 1}", {"actor": user}
+                )
+        soft_keys[user.id] = key
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login(soft_keys):
+    """login(client, user): sign in with the user's software authenticator through /login/options and
+    /login/verify, as the browser does; returns the verify response (asserted 200)."""
+
+    def sign_in(client, user, **assertion_knobs):
+        token = csrf_token_of(client)
+        options = post_json(client, "/login/options", token=token)
+        assert options.status_code == 200, options.get_data(as_text=True)
+        assertion = soft_keys[user.id].get(options.get_json(), **assertion_knobs)
+        response = post_json(client, "/login/verify", {"credential": assertion}, token=token)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response
+
+    return sign_in
+
+
+def _signed_in_client(app, make_user, login, role: str):
+    client = app.test_client()
+    client.user = make_user(role)
+    login(client, client.user)
+    return client
+
+
+@pytest.fixture
+def staff_client(app, make_user, login):
+    """A client signed in as a city staff member (担当職員); the user is client.user."""
+    return _signed_in_client(app, make_user, login, "staff")
+
+
+@pytest.fixture
+def officer_client(app, make_user, login):
+    """A client signed in as an officer (保護責任者)."""
+    return _signed_in_client(app, make_user, login, "officer")
+
+
+@pytest.fixture
+def contractor_client(app, make_user, login):
+    """A client signed in as a 公社 contractor (with its own office)."""
+    return _signed_in_client(app, make_user, login, "contractor")
+
+
+@pytest.fixture
+def auditor_client(app, make_user, login):
+    """A client signed in as an auditor (監査)."""
+    return _signed_in_client(app, make_user, login, "auditor")
+
+
+@pytest.fixture
+def sysadmin_client(app, make_user, login):
+    """A client signed in as a system administrator (運用保守)."""
+    return _signed_in_client(app, make_user, login, "sysadmin")
+
+
+@pytest.fixture
+def policy_enforced(app):
+    """The policy guard (blueprints.policy.enforce) on the app, added here only while app.py does
+    not install it itself; request it before any request is made."""
+    from blueprints.policy import enforce
+
+    if enforce not in app.before_request_funcs.get(None, []):
+        app.before_request(enforce)
+    return app

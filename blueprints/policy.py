@@ -1,0 +1,113 @@
+"""Authorization: one policy table (endpoint × method → who may), enforced before every request.
+
+Deny by default: an endpoint missing from the table is refused for everyone (and a test walks
+app.url_map and fails on it). PUBLIC endpoints need no login; every other entry names the roles
+allowed. The role is read from the database on each request (no role cached in the cookie), so a
+change of role or a deactivation applies at the next request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import abort, current_app, redirect, request, url_for
+
+PUBLIC = "public"
+ROLES = ("staff", "officer", "contractor", "auditor", "sysadmin")
+ALL_ROLES = frozenset(ROLES)
+CITY = frozenset({"staff", "officer"})  # the whole tenant file within the seven purposes
+OFFICER = frozenset({"officer"})
+AUDIT_READERS = frozenset({"officer", "auditor"})
+CONTRACTOR = frozenset({"contractor"})
+
+POLICY: dict[str, dict[str, object]] = {}
+
+
+def allow(endpoint: str, methods: Iterable[str], who) -> None:
+    """Declare who may call an endpoint with the given methods (PUBLIC or a set of roles)."""
+    rules = POLICY.setdefault(endpoint, {})
+    for method in methods:
+        if method in rules:
+            raise ValueError(f"{endpoint} {method} is declared twice in the policy")
+        rules[method] = who if who == PUBLIC else frozenset(who)
+
+
+# The shell.
+allow("static", ["GET"], PUBLIC)
+allow("main.health", ["GET"], PUBLIC)
+allow("main.language", ["POST"], PUBLIC)
+allow("main.home", ["GET"], ALL_ROLES)
+
+# Authentication: the ceremonies and the pages around them are public (the ceremony is the check);
+# everything about one's own account needs a signed-in user; ending others' sessions is for officers.
+allow("auth.login", ["GET"], PUBLIC)
+allow("auth.login_options", ["POST"], PUBLIC)
+allow("auth.login_verify", ["POST"], PUBLIC)
+allow("auth.enroll", ["GET"], PUBLIC)
+allow("auth.enroll_options", ["POST"], PUBLIC)
+allow("auth.enroll_verify", ["POST"], PUBLIC)
+allow("auth.logout", ["POST"], PUBLIC)
+allow("auth.logged_out", ["GET"], PUBLIC)
+allow("auth.step_up", ["GET"], ALL_ROLES)
+allow("auth.step_up_options", ["POST"], ALL_ROLES)
+allow("auth.step_up_verify", ["POST"], ALL_ROLES)
+allow("auth.authenticators.index", ["GET"], ALL_ROLES)
+allow("auth.authenticators.add_options", ["POST"], ALL_ROLES)
+allow("auth.authenticators.add_verify", ["POST"], ALL_ROLES)
+allow("auth.authenticators.rename", ["POST"], ALL_ROLES)
+allow("auth.authenticators.remove", ["POST"], ALL_ROLES)
+allow("auth.sessions.index", ["GET"], ALL_ROLES)
+allow("auth.sessions.end", ["POST"], ALL_ROLES)
+allow("auth.sessions.end_others", ["POST"], ALL_ROLES)
+allow("auth.sessions.end_all", ["POST"], ALL_ROLES)
+allow("auth.sessions.all_sessions", ["GET"], OFFICER)
+allow("auth.sessions.end_user", ["POST"], OFFICER)
+
+
+def rule_for(endpoint: str | None, method: str):
+    """What the table says for a request: PUBLIC, a set of roles, or None (not declared → denied)."""
+    if endpoint is None:
+        return PUBLIC  # no route matched: the 404/405 handlers answer, nothing is disclosed
+    method = "GET" if method in ("HEAD", "OPTIONS") else method
+    return POLICY.get(endpoint, {}).get(method)
+
+
+def current_identity():
+    """The signed-in user (None when anonymous). Provided by the authentication layer."""
+    from flask_login import current_user
+
+    return current_user if current_user and current_user.is_authenticated else None
+
+
+def enforce():
+    """before_request: allow, send an anonymous user to login, or refuse (403) — audited."""
+    rule = rule_for(request.endpoint, request.method)
+    if rule == PUBLIC:
+        return None
+    user = current_identity()
+    if rule is None:
+        current_app.logger.error(
+            "endpoint %s %s is not in the policy table", request.endpoint, request.method
+        )
+        _audit_denied(user, "not in policy")
+        abort(403)
+    if user is None:
+        if request.headers.get("HX-Request") or request.accept_mimetypes.best == "application/json":
+            abort(401)
+        return redirect(url_for("auth.login"), code=303)
+    if user.role not in rule:
+        _audit_denied(user, "role")
+        abort(403)
+    return None
+
+
+def _audit_denied(user, reason: str) -> None:
+    from blueprints.context import audit_context
+    from services import audit
+
+    audit.record(
+        "access.denied",
+        outcome="denied",
+        reason=f"{reason}: {request.method} {request.endpoint}",
+        **audit_context(),
+    )
