@@ -25,7 +25,7 @@ install: $(VENV)/.installed translations/ja/LC_MESSAGES/messages.mo translations
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed demo --if-empty
-	$(BIN)/flask users demo-officer
+	WEBAUTHN_ORIGINS=http://localhost:$(PORT) $(BIN)/flask users demo-officer
 	@echo ""
 	@echo "  市営住宅管理システム: http://$(HOST):$(PORT)/"
 	@echo ""

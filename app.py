@@ -44,14 +44,22 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     _register_database_hooks(app)
     _register_security_headers(app)
+    _check_keys(app)
+
+    from blueprints.policy import enforce
+
+    # Deny by default: every request passes the policy table (after the connection is open).
+    app.before_request(enforce)
 
     from blueprints.auth import bp as auth_bp
     from blueprints.errors import register_error_handlers
     from blueprints.main import bp as main_bp
+    from blueprints.staff import bp as staff_bp
     from rules import filters
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(staff_bp)
     register_error_handlers(app)
     filters.register(app)
 
@@ -59,6 +67,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     cli.register(app)
     return app
+
+
+def _check_keys(app: Flask) -> None:
+    """Refuse to start without the vault and audit keys (production never generates them)."""
+    from services import audit, vault
+
+    vault.keyring_for(app.config)
+    audit.audit_key(app.config)
 
 
 def _register_database_hooks(app: Flask) -> None:

@@ -6,16 +6,19 @@ Every command honours DATABASE_URL. Commands are thin: they parse arguments and 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from blueprints.audit.commands import audit_cli
 from blueprints.auth.commands import users_cli
 from extensions import db
 
 db_cli = AppGroup("db", help="データベースのスキーマ (migrations).")
 seed_cli = AppGroup("seed", help="デモデータ.")
+keys_cli = AppGroup("keys", help="個人番号の暗号鍵 (vault keys).")
 
 
 @db_cli.command("upgrade")
@@ -70,8 +73,41 @@ def seed_demo(if_empty, as_of):
         sys.exit(1)
 
 
+@keys_cli.command("new")
+def keys_new():
+    """Create a new data key; it encrypts from now on (run `flask keys rotate` to re-encrypt)."""
+    from flask import current_app
+
+    from services import vault
+
+    key_dir = current_app.config["KEY_DIR"]
+    key_id = vault.create_data_key(Path(key_dir))
+    vault.clear_cache()
+    click.echo(f"新しい鍵 {key_id} を作成しました / created data key {key_id} in {key_dir}")
+
+
+@keys_cli.command("rotate")
+@click.option("--batch-size", default=500, show_default=True, help="Rows per transaction.")
+def keys_rotate(batch_size):
+    """Re-encrypt every My Number not under the newest key (idempotent, resumable)."""
+    from flask import current_app
+    from tqdm import tqdm
+
+    from models import PersonalNumber
+    from services import mynumber, vault
+
+    keyring = vault.keyring_for(current_app.config)
+    with db.connection_context():
+        pending = PersonalNumber.select().where(PersonalNumber.key_id != keyring.active_key_id).count()
+        with tqdm(total=pending, unit="件", disable=pending == 0) as bar:
+            done = mynumber.rotate(keyring, batch_size=batch_size, progress=bar.update)
+    click.echo(f"{done} 件を鍵 {keyring.active_key_id} で再暗号化しました / re-encrypted {done} values")
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(keys_cli)

@@ -59,6 +59,15 @@ def defaults() -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PAGE_SIZE": 50,
+        # WebAuthn policy (SECURITY.md AUTH-5, AUTH-7): production takes city-issued, device-bound keys.
+        "WEBAUTHN_ALLOW_ZERO_COUNTER": None,  # None: allowed outside production only
+        "WEBAUTHN_REQUIRE_ATTESTATION": False,
+        "WEBAUTHN_AAGUID_ALLOWLIST": [],
+        "WEBAUTHN_ATTESTATION_ROOTS": [],
+        # Throttling of the login ceremony (AUTH-9) and of the My Number reveal.
+        "AUTH_RATE_LIMIT": "10 per minute",
+        "AUTH_ACCOUNT_RATE_LIMIT": "20 per hour",
+        "REVEAL_RATE_LIMIT": "20 per hour",
     }
 
 
@@ -127,6 +136,13 @@ def validate(config: dict) -> None:
             raise ConfigError(f"origin {origin!r} uses an IP address")
         if not (parts.hostname == rp_id or parts.hostname.endswith("." + rp_id)):
             raise ConfigError(f"origin {origin!r} is not within the RP ID {rp_id!r}")
+    if config.get("WEBAUTHN_REQUIRE_ATTESTATION") and not config.get("WEBAUTHN_ATTESTATION_ROOTS"):
+        raise ConfigError(
+            "WEBAUTHN_REQUIRE_ATTESTATION needs WEBAUTHN_ATTESTATION_ROOTS (the city's key vendors)"
+        )
+    if config.get("REDIS_URL") and config.get("RATELIMIT_STORAGE_URI", "memory://") == "memory://":
+        # More than one node shares its rate-limit counters through Redis.
+        config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"]
     if env == "production":
         if not config.get("TRUSTED_HOSTS"):
             raise ConfigError("TRUSTED_HOSTS must list the host names the app answers to in production")

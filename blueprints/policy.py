@@ -63,6 +63,10 @@ allow("auth.sessions.end_all", ["POST"], ALL_ROLES)
 allow("auth.sessions.all_sessions", ["GET"], OFFICER)
 allow("auth.sessions.end_user", ["POST"], OFFICER)
 
+# City staff screens.
+allow("staff.persons.my_number", ["GET"], CITY)
+allow("staff.persons.reveal_my_number", ["POST"], CITY)
+
 
 def rule_for(endpoint: str | None, method: str):
     """What the table says for a request: PUBLIC, a set of roles, or None (not declared → denied)."""

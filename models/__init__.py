@@ -47,7 +47,7 @@ from models.security import (
     UserSession,
     WebAuthnChallenge,
 )
-from models.tenancy import BankTransfer, Guarantor, Household, RentReduction, Tenancy
+from models.tenancy import BankTransfer, Guarantor, Household, RentReduction, SupportAssignment, Tenancy
 
 ALL_MODELS = sort_models(
     [
@@ -64,6 +64,7 @@ ALL_MODELS = sort_models(
         Application, ApplicationMember,
         MasterParameter, RentBaseBand, OverIncomeRate, SalaryIncomeBand, PensionDeductionBand,
         Credential, WebAuthnChallenge, EnrollmentLink, RecoveryRequest, UserSession, AuditEntry,
+        SupportAssignment,
     ]
 )  # fmt: skip
 

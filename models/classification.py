@@ -164,6 +164,7 @@ _SPEC: dict[str, dict[str, str]] = {
         "C1": "actor_login ip",
         "C2": "changes",
     },
+    "support_assignment": {"C2": "ended_at"},
     "master_parameter": {"C0": "code valid_from value basis note"},
     "rent_base_band": {"C0": "valid_from bracket income_min income_max base_amount"},
     "over_income_rate": {"C0": "valid_from band income_min income_max year_over numerator denominator"},

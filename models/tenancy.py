@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from peewee import SQL, BooleanField, CharField, DateField, DecimalField, ForeignKeyField, TextField
+from peewee import (
+    SQL,
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    ForeignKeyField,
+    TextField,
+)
 
-from models.base import CodeField, EditableModel, YenField
+from models.base import CodeField, EditableModel, TimestampedModel, YenField
 from models.housing import Unit
 from models.security import User
 
@@ -213,3 +222,24 @@ class RentReduction(EditableModel):
             SQL("CHECK (end_date >= start_date)"),
             SQL("CHECK (rate IS NULL OR (rate > 0 AND rate <= 1))"),
         ]
+
+
+class SupportAssignment(TimestampedModel):
+    """支援措置 (DV/stalking support): the staff assigned to a protected household; only they see it."""
+
+    household = ForeignKeyField(
+        Household, backref="support_assignments", on_delete="RESTRICT", verbose_name="世帯"
+    )
+    user = ForeignKeyField(User, backref="support_assignments", on_delete="RESTRICT", verbose_name="担当職員")
+    assigned_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT", verbose_name="指定者")
+    ended_at = DateTimeField(null=True, verbose_name="終了日時")
+
+
+SupportAssignment.add_index(
+    SupportAssignment.index(
+        SupportAssignment.household,
+        SupportAssignment.user,
+        unique=True,
+        name="support_assignment_one_current",
+    ).where(SQL("ended_at IS NULL"))
+)

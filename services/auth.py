@@ -120,7 +120,11 @@ def settings() -> Settings:
         rp_name=config["WEBAUTHN_RP_NAME"],
         origins=list(config["WEBAUTHN_ORIGINS"]),
         # Counters that stay 0 (synced passkeys, some platform authenticators) cannot show a clone.
-        allow_zero_counter=_flag(config.get("WEBAUTHN_ALLOW_ZERO_COUNTER", not production)),
+        allow_zero_counter=(
+            not production
+            if config.get("WEBAUTHN_ALLOW_ZERO_COUNTER") is None
+            else _flag(config["WEBAUTHN_ALLOW_ZERO_COUNTER"])
+        ),
         require_attestation=_flag(config.get("WEBAUTHN_REQUIRE_ATTESTATION", False)),
         aaguid_allowlist=frozenset(a.lower() for a in _list(config.get("WEBAUTHN_AAGUID_ALLOWLIST"))),
         attestation_roots=roots,

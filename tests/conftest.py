@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import uuid
+from contextlib import contextmanager
 
 import pytest
 
@@ -287,12 +288,35 @@ def sysadmin_client(app, make_user, login):
     return _signed_in_client(app, make_user, login, "sysadmin")
 
 
-@pytest.fixture
-def policy_enforced(app):
-    """The policy guard (blueprints.policy.enforce) on the app, added here only while app.py does
-    not install it itself; request it before any request is made."""
-    from blueprints.policy import enforce
+# --- the policy table for test-only routes -------------------------------------------------------------
 
-    if enforce not in app.before_request_funcs.get(None, []):
-        app.before_request(enforce)
-    return app
+
+@contextmanager
+def declared_in_policy():
+    """Yield declare(endpoint, methods, who), which adds entries to blueprints.policy.POLICY as
+    policy.allow does (PUBLIC or a set of roles); the entries it added are removed on exit."""
+    from blueprints import policy
+
+    added: list[tuple[str, str]] = []
+
+    def declare(endpoint: str, methods, who) -> None:
+        for method in methods:
+            policy.allow(endpoint, [method], who)  # raises on a duplicate: nothing of ours recorded
+            added.append((endpoint, method))
+
+    try:
+        yield declare
+    finally:
+        for endpoint, method in reversed(added):
+            rules = policy.POLICY.get(endpoint, {})
+            rules.pop(method, None)
+            if not rules:
+                policy.POLICY.pop(endpoint, None)
+
+
+@pytest.fixture
+def allow_in_policy():
+    """allow_in_policy(endpoint, methods, who): declare a test-only route in the policy table for this
+    test only (allow() refuses a method declared twice, so nothing may leak into the next test)."""
+    with declared_in_policy() as declare:
+        yield declare

@@ -87,3 +87,35 @@ def make_tenancy(household=None, unit=None, **kw) -> Tenancy:
             **kw,
         }
     )
+
+
+def make_office(**kw):
+    """A 公社 office (事務所)."""
+    from models import Office
+
+    n = next(_seq)
+    return Office.create(**{"code": f"OF{n:04d}", "name": f"テスト事務所{n}", **kw})
+
+
+def make_account(role: str = "staff", office=None, **kw):
+    """A user row without authenticators, for service-level tests (make_user in conftest registers a
+    software key and is what web tests need). Unlike make_user, a contractor keeps office=None."""
+    from models import User
+
+    n = next(_seq)
+    return User.create(
+        **{
+            "login_id": f"acct-{role}{n}",
+            "display_name": f"試験 {role}{n}",
+            "role": role,
+            "office": office,
+            **kw,
+        }
+    )
+
+
+def make_assignment(household, user, **kw):
+    """A 支援措置 assignment: user may see the protected household (until ended_at is set)."""
+    from models import SupportAssignment
+
+    return SupportAssignment.create(**{"household": household, "user": user, **kw})

@@ -34,11 +34,6 @@ ORIGIN = "http://localhost:5000"
 START = dt.datetime(2026, 4, 1, 1, 0, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(autouse=True)
-def _policy(policy_enforced):
-    """Requests go through the policy guard (before any fixture makes a request)."""
-
-
 def entries(action: str | None = None) -> list[AuditEntry]:
     query = AuditEntry.select().order_by(AuditEntry.id)
     if action:

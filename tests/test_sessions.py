@@ -17,11 +17,6 @@ from tests.conftest import csrf_token_of
 START = dt.datetime(2026, 12, 1, 0, 0, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(autouse=True)
-def _policy(policy_enforced):
-    """Requests go through the policy guard."""
-
-
 def signed_in(client) -> bool:
     response = client.get("/")
     return response.status_code == 200 and "ログイン中の利用者" in response.get_data(as_text=True)

@@ -11,11 +11,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from flask import flash, render_template, render_template_string
+from flask import flash, render_template, render_template_string, url_for
 from flask_wtf import FlaskForm
 from peewee import OperationalError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import Conflict, Forbidden, ServiceUnavailable, UnprocessableEntity
+from werkzeug.routing import BuildError
 from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired
 
@@ -29,7 +30,10 @@ except ImportError:  # pragma: no cover - older WTForms
 
 from app import create_app
 from blueprints.main import navigation as nav
+from blueprints.policy import ALL_ROLES, CITY, POLICY, PUBLIC
+from extensions import db
 from tests import check_catalog
+from tests.conftest import declared_in_policy
 from tests.conftest import test_config as make_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,8 +98,10 @@ def csrf_from(html: str) -> str:
     return token
 
 
-def switch_language(client, lang: str, next_path: str = "/"):
-    token = csrf_from(client.get("/").get_data(as_text=True))
+def switch_language(client, lang: str, next_path: str = "/", page: str = "/login"):
+    """Post the header's language form, with the token read from a page the client may open
+    (/login when anonymous, / when signed in)."""
+    token = csrf_from(client.get(page).get_data(as_text=True))
     return client.post("/language", data={"csrf_token": token, "lang": lang, "next": next_path})
 
 
@@ -143,17 +149,44 @@ def assert_layout(html: str, lang: str = "ja") -> Page:
     assert len(page.all("footer")) == 1
     form = page.one("form", action="/language")
     assert form["method"] == "post"
-    assert page.one("input", name="next")["value"].startswith("/")
+    # The language form returns to this page (a page may have its own `next` field, as login does).
+    language_form = Page(re.search(r'<form[^>]*action="/language".*?</form>', html, re.S).group(0))
+    assert language_form.one("input", name="next")["value"].startswith("/")
     page.one("meta", name="csrf-token")
     page.one("div", id="toast-region")
     return page
 
 
 # --- home and layout -------------------------------------------------------------------------------
+# Anonymous visitors land on the login page: it carries the shell (skip link, landmarks, language
+# switch, headers) for them. The home page needs a signed-in user.
 
 
-def test_home_is_japanese_by_default(client, app):
+def test_anonymous_home_goes_to_the_login_page(client):
     response = client.get("/")
+    assert response.status_code == 303
+    assert urlsplit(response.headers["Location"]).path == "/login"
+    assert_security_headers(response)
+
+
+def test_login_page_is_japanese_by_default(client, app):
+    response = client.get("/login")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    page = assert_layout(html, "ja")
+    assert app.config["SYSTEM_NAME"] in page.text
+    assert app.config["CITY_NAME"] in page.text
+    assert "本文へ移動" in page.text
+    assert "認証器でログイン" in page.text
+    assert "<title>ログイン | 市営住宅管理システム</title>" in html
+    assert page.one("h1") is not None and "ログイン" in page.text
+    assert page.one("nav")["aria-label"] == "メインメニュー"
+    assert_security_headers(response)
+    assert_csp_ready(html, response)
+
+
+def test_home_is_japanese_by_default(staff_client, app):
+    response = staff_client.get("/")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     page = assert_layout(html, "ja")
@@ -161,7 +194,12 @@ def test_home_is_japanese_by_default(client, app):
     assert app.config["CITY_NAME"] in page.text
     assert "本文へ移動" in page.text
     assert "入居者情報ファイル" in page.text
-    assert "ログインしてください" in page.text or "ログイン機能は準備中です" in page.text
+    # The signed-in view: who is signed in, and no invitation to sign in.
+    assert "ログイン中の利用者" in page.text
+    assert staff_client.user.display_name in page.text
+    assert staff_client.user.login_id in page.text
+    assert "担当職員" in page.text
+    assert "ログインしてください" not in page.text and "ログイン機能は準備中です" not in page.text
     assert "<title>ホーム | 市営住宅管理システム</title>" in html
     nav_element = page.one("nav")
     assert nav_element["aria-label"] == "メインメニュー"
@@ -184,20 +222,60 @@ def test_home_tells_the_truth_about_signing_in(app):
         assert "ログインしてください" not in without_login
 
 
-def test_home_without_login_has_only_the_home_link(client):
-    page = Page(client.get("/").get_data(as_text=True))
+def test_anonymous_navigation_has_only_the_home_link(client):
+    page = Page(client.get("/login").get_data(as_text=True))
     links = page.all("a", class_="site-nav__link")
     assert [link["href"] for link in links] == ["/"]
-    assert links[0]["aria-current"] == "page"
+    assert "aria-current" not in links[0], "the login page is not the home page"
     assert not page.all("div", class_="user-block")
+
+
+def expected_navigation(app, role: str) -> list[str]:
+    """The URLs the menu should list for a role: home, then the role's entries that the app has and
+    that need no URL argument, in the table's order."""
+    get_endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if "GET" in rule.methods}
+    urls = ["/"]
+    with app.test_request_context():
+        for endpoint, _label in nav.NAVIGATION[role]:
+            if endpoint in get_endpoints:
+                try:
+                    urls.append(url_for(endpoint))
+                except BuildError:
+                    continue
+    return urls
+
+
+@pytest.mark.parametrize("role", nav.ROLES)
+def test_home_navigation_follows_the_role(request, app, role):
+    """Signed in, each role's header menu lists home and its own screens that exist, and the home
+    page's menu repeats them; the user block names the user and the role."""
+    client = request.getfixturevalue(f"{role}_client")
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    page = Page(html)
+    links = page.all("a", class_="site-nav__link")
+    expected = expected_navigation(app, role)
+    assert [link["href"] for link in links] == expected
+    assert links[0]["aria-current"] == "page"
+    assert not [link for link in links[1:] if "aria-current" in link]
+    assert "/account/authenticators" in expected, "every role manages its own authenticators"
+    if role in ("contractor", "auditor", "sysadmin"):
+        assert not [href for href in expected if href.startswith("/staff/")]
+    menu = re.search(r'<ul class="menu-list">(.*?)</ul>', html, re.S).group(1)
+    assert [a["href"] for a in Page(menu).all("a")] == expected[1:]
+    page.one("div", class_="user-block")
+    assert client.user.display_name in page.text
+    with app.test_request_context():
+        assert str(nav.ROLE_LABELS[role]) in page.text
 
 
 def test_trans_blocks_render_trimmed(app):
     assert app.jinja_env.policies["ext.i18n.trimmed"] is True
 
 
-def test_japanese_sentences_have_no_stray_spaces(client):
-    text = Page(client.get("/").get_data(as_text=True)).text
+def test_japanese_sentences_have_no_stray_spaces(staff_client):
+    text = Page(staff_client.get("/").get_data(as_text=True)).text
     assert "業務システムです。市営住宅管理課" in text
 
 
@@ -206,37 +284,47 @@ def test_japanese_sentences_have_no_stray_spaces(client):
 
 def test_switch_to_english_and_back(client, app):
     assert app.config.get("WTF_CSRF_ENABLED", True), "these tests run with CSRF on"
-    response = switch_language(client, "en", "/")
+    response = switch_language(client, "en", "/login")
     assert response.status_code == 303
-    assert urlsplit(response.headers["Location"]).path == "/"
+    assert urlsplit(response.headers["Location"]).path == "/login"
 
-    response = client.get("/")
+    response = client.get("/login")
     html = response.get_data(as_text=True)
     page = assert_layout(html, "en")
     assert "Skip to main content" in page.text
-    assert "Please sign in" in page.text or "Sign-in is being prepared" in page.text
+    assert "Sign in with authenticator" in page.text
+    assert "<title>Sign in | " in html
     assert "Home" in page.text
     assert page.one("nav")["aria-label"] == "Main menu"
     # The switch now offers Japanese.
     assert page.one("button", name="lang")["value"] == "ja"
     assert_csp_ready(html, response)
 
-    response = switch_language(client, "ja", "/")
+    response = switch_language(client, "ja", "/login")
     assert response.status_code == 303
-    assert 'lang="ja"' in client.get("/").get_data(as_text=True)
+    assert 'lang="ja"' in client.get("/login").get_data(as_text=True)
+
+
+def test_signed_in_home_follows_the_language(staff_client):
+    response = switch_language(staff_client, "en", "/", page="/")
+    assert response.status_code == 303
+    assert urlsplit(response.headers["Location"]).path == "/"
+    page = assert_layout(staff_client.get("/").get_data(as_text=True), "en")
+    assert "Signed-in user" in page.text
+    assert page.one("nav")["aria-label"] == "Main menu"
 
 
 def test_language_switch_needs_the_csrf_token(client):
-    response = client.post("/language", data={"lang": "en", "next": "/"})
+    response = client.post("/language", data={"lang": "en", "next": "/login"})
     assert response.status_code == 400
     assert "リクエストを処理できません" in response.get_data(as_text=True)
-    assert 'lang="ja"' in client.get("/").get_data(as_text=True)
+    assert 'lang="ja"' in client.get("/login").get_data(as_text=True)
 
 
 def test_unknown_language_is_ignored(client):
-    response = switch_language(client, "fr")
+    response = switch_language(client, "fr", "/login")
     assert response.status_code == 303
-    assert 'lang="ja"' in client.get("/").get_data(as_text=True)
+    assert 'lang="ja"' in client.get("/login").get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
@@ -275,8 +363,9 @@ def test_language_switch_returns_to_the_same_page(client):
 
 
 @pytest.fixture
-def error_app(app):
-    """The app with routes that fail in each way an error page must cover."""
+def error_app(app, allow_in_policy):
+    """The app with routes that fail in each way an error page must cover, declared in the policy
+    for signed-in users for this test only."""
 
     def abort_with(code: int):
         exceptions = {403: Forbidden, 409: Conflict, 422: UnprocessableEntity, 503: ServiceUnavailable}
@@ -291,12 +380,18 @@ def error_app(app):
     app.add_url_rule("/_test/abort/<int:code>", view_func=abort_with)
     app.add_url_rule("/_test/boom", view_func=boom)
     app.add_url_rule("/_test/db", view_func=database_down)
+    for endpoint in ("abort_with", "boom", "database_down"):
+        allow_in_policy(endpoint, ["GET"], ALL_ROLES)
     return app
 
 
 @pytest.fixture
-def error_client(error_app):
-    return error_app.test_client()
+def error_client(error_app, make_user, login):
+    """A signed-in staff client of error_app (the error pages as the users see them)."""
+    client = error_app.test_client()
+    client.user = make_user("staff")
+    login(client, client.user)
+    return client
 
 
 ERROR_CASES = [
@@ -311,9 +406,7 @@ ERROR_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "status", "title"), ERROR_CASES)
-def test_error_pages_are_generic_japanese_and_safe(error_client, method, path, status, title):
-    response = getattr(error_client, method)(path)
+def assert_generic_error_page(response, status: int, title: str) -> None:
     html = response.get_data(as_text=True)
     assert response.status_code == status
     page = assert_layout(html, "ja")
@@ -328,7 +421,20 @@ def test_error_pages_are_generic_japanese_and_safe(error_client, method, path, s
     assert response.mimetype == "text/html"
 
 
+@pytest.mark.parametrize(("method", "path", "status", "title"), ERROR_CASES)
+def test_error_pages_are_generic_japanese_and_safe(error_client, method, path, status, title):
+    assert_generic_error_page(getattr(error_client, method)(path), status, title)
+
+
+@pytest.mark.parametrize(("method", "path", "status", "title"), ERROR_CASES[:2])
+def test_error_pages_for_anonymous_visitors(error_app, method, path, status, title):
+    """No route matched: the 404/405 pages answer before any login is asked for."""
+    assert_generic_error_page(getattr(error_app.test_client(), method)(path), status, title)
+
+
 def test_server_errors_show_the_shell_without_navigation(error_client):
+    home = error_client.get("/").get_data(as_text=True)
+    assert "<nav" in home and 'class="user-block' in home, "the signed-in shell has both"
     html = error_client.get("/_test/boom").get_data(as_text=True)
     assert "<nav" not in html
     assert 'class="user-block' not in html
@@ -343,7 +449,7 @@ def test_405_sends_the_allow_header_and_nothing_odd(error_client):
 
 
 def test_error_pages_follow_the_language(error_client):
-    switch_language(error_client, "en")
+    switch_language(error_client, "en", page="/")
     response = error_client.get("/no-such-page")
     page = assert_layout(response.get_data(as_text=True), "en")
     assert response.status_code == 404
@@ -365,6 +471,62 @@ def test_error_page_falls_back_to_static_html_when_the_template_fails(error_app,
     assert "エラーコード: 404" in html
     assert "template broke" not in html
     assert_security_headers(response)
+
+
+# --- deny by default ----------------------------------------------------------------------------------
+
+
+def test_a_route_missing_from_the_policy_is_refused(app, make_user, login, allow_in_policy):
+    """A route nobody declared answers 403 whoever asks, and the refusal is audited; declared for a
+    role, it opens to that role, sends an anonymous visitor to login, and still refuses other roles."""
+    from models import AuditEntry
+
+    app.add_url_rule("/_test/undeclared", endpoint="_test.undeclared", view_func=lambda: "secret view")
+    staff = app.test_client()
+    staff.user = make_user("staff")
+    login(staff, staff.user)
+    contractor = app.test_client()
+    login(contractor, make_user("contractor"))
+    anonymous = app.test_client()
+
+    def denials() -> int:
+        with app.app_context(), db.connection_context():
+            return AuditEntry.select().where(AuditEntry.action == "access.denied").count()
+
+    before = denials()
+    response = staff.get("/_test/undeclared")
+    assert response.status_code == 403
+    assert "secret view" not in response.get_data(as_text=True)
+    assert "この操作は許可されていません" in response.get_data(as_text=True)
+    assert denials() == before + 1
+    response = anonymous.get("/_test/undeclared")
+    assert response.status_code == 403
+    assert "secret view" not in response.get_data(as_text=True)
+    assert anonymous.get("/_test/undeclared", headers={"Accept": "application/json"}).status_code == 403
+
+    allow_in_policy("_test.undeclared", ["GET"], {"staff"})
+    with pytest.raises(ValueError, match="declared twice"):
+        allow_in_policy("_test.undeclared", ["GET"], {"officer"})
+    response = staff.get("/_test/undeclared")
+    assert (response.status_code, response.get_data(as_text=True)) == (200, "secret view")
+    response = anonymous.get("/_test/undeclared")
+    assert response.status_code == 303
+    assert urlsplit(response.headers["Location"]).path == "/login"
+    assert contractor.get("/_test/undeclared").status_code == 403
+
+
+def test_policy_declarations_are_undone_after_the_test():
+    """What allow_in_policy declares is gone afterwards, and it never overrides a real entry."""
+    before = {endpoint: dict(rules) for endpoint, rules in POLICY.items()}
+    with declared_in_policy() as declare:
+        declare("_test.scratch", ["GET", "POST"], PUBLIC)
+        declare("main.home", ["POST"], {"staff"})
+        assert POLICY["_test.scratch"] == {"GET": PUBLIC, "POST": PUBLIC}
+        assert POLICY["main.home"]["POST"] == frozenset({"staff"})
+        with pytest.raises(ValueError, match="declared twice"):
+            declare("main.home", ["GET"], PUBLIC)
+        assert POLICY["main.home"]["GET"] == ALL_ROLES
+    assert {endpoint: dict(rules) for endpoint, rules in POLICY.items()} == before
 
 
 # --- health ---------------------------------------------------------------------------------------------
@@ -415,9 +577,18 @@ def test_contractors_and_auditors_never_get_staff_screens():
     assert not [e for e, _ in nav.NAVIGATION["sysadmin"] if e.split(".")[0] in ("staff", "portal", "audit")]
 
 
-def test_navigation_lists_only_registered_endpoints(app):
+@pytest.fixture
+def staff_stubs(app, allow_in_policy):
+    """Stub staff screens (a menu entry, and one that needs an argument), declared for city staff."""
     app.add_url_rule("/staff/households/", endpoint="staff.households.index", view_func=lambda: "")
     app.add_url_rule("/staff/units/<int:unit_id>", endpoint="staff.units.index", view_func=lambda unit_id: "")
+    allow_in_policy("staff.households.index", ["GET"], CITY)
+    allow_in_policy("staff.units.index", ["GET"], CITY)
+    return app
+
+
+def test_navigation_lists_only_registered_endpoints(staff_stubs):
+    app = staff_stubs
     with app.test_request_context("/staff/households/"):
         app.preprocess_request()
         assert [i.endpoint for i in nav.items_for(None)] == ["main.home"]
@@ -433,6 +604,22 @@ def test_navigation_lists_only_registered_endpoints(app):
         contractor = [i.endpoint for i in nav.items_for(FakeUser("contractor"))]
         assert contractor[0] == "main.home" and "staff.households.index" not in contractor
         assert [i.endpoint for i in nav.items_for(FakeUser("nobody"))] == ["main.home"]
+
+
+def test_signed_in_navigation_shows_a_new_screen_to_its_roles_only(staff_stubs, request):
+    """A staff screen that exists appears in the menus of city staff and officers (current on its own
+    page), never in a contractor's, auditor's or system administrator's."""
+    for role in nav.ROLES:
+        client = request.getfixturevalue(f"{role}_client")
+        page = Page(client.get("/").get_data(as_text=True))
+        hrefs = [link["href"] for link in page.all("a", class_="site-nav__link")]
+        assert ("/staff/households/" in hrefs) == (role in CITY), (role, hrefs)
+        assert not [href for href in hrefs if href.startswith("/staff/units/")]
+    staff = request.getfixturevalue("staff_client")
+    response = staff.get("/staff/households/")
+    assert response.status_code == 200
+    contractor = request.getfixturevalue("contractor_client")
+    assert contractor.get("/staff/households/").status_code == 403
 
 
 def test_user_block_renders_only_for_an_authenticated_user(app):
@@ -536,7 +723,7 @@ def test_flash_messages_render_as_notices(app):
 
 
 def test_toast_region_carries_the_messages_for_app_js(client):
-    region = Page(client.get("/").get_data(as_text=True)).one("div", id="toast-region")
+    region = Page(client.get("/login").get_data(as_text=True)).one("div", id="toast-region")
     assert region["aria-live"] == "polite"
     for key in ("default", "403", "404", "409", "429", "500", "503", "network"):
         assert region[f"data-msg-{key}"]
@@ -553,7 +740,7 @@ def test_htmx_2_is_vendored_with_its_licence_and_loaded(client):
     assert re.fullmatch(r"2\.0\.\d+", version)
     assert files[0].name == f"htmx-{version}.min.js"
     assert (STATIC / "vendor" / f"htmx-{version}.LICENSE").exists()
-    html = client.get("/").get_data(as_text=True)
+    html = client.get("/login").get_data(as_text=True)
     assert f"/static/vendor/htmx-{version}.min.js" in html
     assert client.get(f"/static/vendor/htmx-{version}.min.js").status_code == 200
 
@@ -565,7 +752,7 @@ def test_design_tokens_are_vendored_and_used(client):
     app_css = (STATIC / "css" / "app.css").read_text()
     assert "var(--color-primitive-blue-" in app_css
     assert ":focus-visible" in app_css
-    html = client.get("/").get_data(as_text=True)
+    html = client.get("/login").get_data(as_text=True)
     assert html.index("digital-go-jp/tokens.css") < html.index("css/app.css")
     for path in ("vendor/digital-go-jp/tokens.css", "css/app.css", "css/print.css", "js/app.js"):
         assert client.get(f"/static/{path}").status_code == 200
@@ -576,7 +763,7 @@ def test_print_stylesheet(client):
     assert "size: A4" in css
     assert ".site-nav" in css
     assert re.search(r"a\[href\]::after[^{]*\{\s*content: none", css)
-    page = Page(client.get("/").get_data(as_text=True))
+    page = Page(client.get("/login").get_data(as_text=True))
     assert page.one("link", href="/static/css/print.css")["media"] == "print"
 
 

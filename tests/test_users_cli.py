@@ -16,11 +16,6 @@ from tests.soft_authenticator import SoftAuthenticator
 LINK = re.compile(r"http://localhost:5000/enroll/([A-Za-z0-9_-]{43})\b")
 
 
-@pytest.fixture(autouse=True)
-def _policy(policy_enforced):
-    """Requests go through the policy guard."""
-
-
 def users(runner, *args):
     return runner.invoke(args=["users", *args])
 

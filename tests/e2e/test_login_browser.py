@@ -13,11 +13,6 @@ pytestmark = pytest.mark.browser
 LINK = re.compile(r"(http://localhost:\d+/enroll/[A-Za-z0-9_-]{43})")
 
 
-@pytest.fixture(autouse=True)
-def _policy(policy_enforced):
-    """The live app goes through the policy guard."""
-
-
 @pytest.fixture
 def origin(app, live_server):
     """The live server's origin as the relying party's only origin (RP ID localhost)."""

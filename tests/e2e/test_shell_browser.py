@@ -1,4 +1,7 @@
-"""The shell in a real browser: Japanese rendering, skip link, language switch, 404, htmx wiring, CSP."""
+"""The shell in a real browser: Japanese rendering, skip link, language switch, 404, htmx wiring, CSP.
+
+An anonymous visitor lands on the login page, so the shell is seen there; the htmx probe routes are
+test-only and declared PUBLIC in the policy for the test's duration."""
 
 from __future__ import annotations
 
@@ -6,12 +9,15 @@ import pytest
 from flask import Blueprint, request
 from flask_htmx import make_response
 
+from blueprints.policy import PUBLIC
+
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def app(app):
-    """The shared app plus two htmx endpoints to exercise static/js/app.js (CSRF protection stays on)."""
+def app(app, allow_in_policy):
+    """The shared app plus two htmx endpoints to exercise static/js/app.js (CSRF protection stays on),
+    declared PUBLIC in the policy for this test only."""
     probe = Blueprint("e2e_probe", __name__)
 
     @probe.post("/_e2e/form")
@@ -26,6 +32,8 @@ def app(app):
         return '<p id="probe-result">conflict</p>', 409
 
     app.register_blueprint(probe)
+    allow_in_policy("e2e_probe.form", ["POST"], PUBLIC)
+    allow_in_policy("e2e_probe.conflict", ["POST"], PUBLIC)
     return app
 
 
@@ -56,18 +64,20 @@ EXPECTED_FAILURES = {"/no-such-page", "/_e2e/form", "/_e2e/conflict"}  # 404, 42
 
 
 def test_shell_in_japanese_then_english_then_404(page, live_server, screenshot, console_errors):
+    # An anonymous visitor to the home page is sent to the login page, in Japanese.
     response = page.goto(live_server + "/")
     assert response.status == 200
+    assert page.url == live_server + "/login"
+    assert response.request.redirected_from.response().status == 303
     assert page.locator("html").get_attribute("lang") == "ja"
     name = page.locator(".site-header__name")
     assert name.inner_text() == "市営住宅管理システム"
     assert name.is_visible()
-    assert page.get_by_role("heading", level=1).inner_text() == "市営住宅管理システム"
-    notice = page.locator(".notice--info .notice__title").first.inner_text()
-    assert notice.endswith(("ログインしてください", "ログイン機能は準備中です"))
-    # Japanese glyphs are drawn with a real font (not tofu): the heading has a sensible width.
-    assert page.get_by_role("heading", level=1).bounding_box()["width"] > 200
-    screenshot("shell-home-ja-1366", full_page=True)
+    assert page.get_by_role("heading", level=1).inner_text() == "ログイン"
+    assert page.get_by_role("button", name="認証器でログイン").is_visible()
+    # Japanese glyphs are drawn with a real font (not tofu): the ten-character name has a sensible width.
+    assert name.bounding_box()["width"] > 150
+    screenshot("shell-login-ja-1366", full_page=True)
 
     # The skip link is hidden until the first Tab, then visible, and takes the user to <main>.
     skip = page.locator("a.skip-link")
@@ -89,15 +99,16 @@ def test_shell_in_japanese_then_english_then_404(page, live_server, screenshot, 
     assert page.evaluate("htmx.config.responseHandling.some(r => r.code === '422' && r.swap && !r.error)")
     assert page.evaluate("htmx.config.historyCacheSize") == 0
 
-    # Switch to English through the header form.
+    # Switch to English through the header form: back on the login page, now in English.
     page.get_by_role("button", name="English").click()
     page.wait_for_load_state()
+    assert page.url == live_server + "/login"
     assert page.locator("html").get_attribute("lang") == "en"
-    notice = page.locator(".notice--info .notice__title").first.inner_text()
-    assert notice.endswith(("Please sign in", "Sign-in is being prepared"))
+    assert page.get_by_role("heading", level=1).inner_text() == "Sign in"
+    assert page.get_by_role("button", name="Sign in with authenticator").is_visible()
     assert page.locator("a.skip-link").inner_text() == "Skip to main content"
     assert page.get_by_role("navigation", name="Main menu").is_visible()
-    screenshot("shell-home-en-1366", full_page=True)
+    screenshot("shell-login-en-1366", full_page=True)
 
     # A missing page: generic, in the chosen language, with a way home.
     response = page.goto(live_server + "/no-such-page")
@@ -126,7 +137,7 @@ def send(page, path: str, values: dict | None = None) -> None:
 
 
 def test_htmx_sends_csrf_swaps_422_and_shows_toasts(page, live_server, console_errors):
-    page.goto(live_server + "/")
+    page.goto(live_server + "/login")
     page.wait_for_function("window.htmx && window.housingApp")
 
     # 422: swapped into the target (the CSRF header went along, or CSRFProtect would answer 400).
@@ -164,15 +175,20 @@ def test_htmx_sends_csrf_swaps_422_and_shows_toasts(page, live_server, console_e
 def test_layout_at_common_sizes(page, live_server, screenshot, width, height):
     page.set_viewport_size({"width": width, "height": height})
     page.goto(live_server + "/")
+    assert page.url == live_server + "/login"
     # Nothing overflows sideways.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    screenshot(f"shell-home-ja-{width}x{height}")
+    screenshot(f"shell-login-ja-{width}x{height}")
 
 
 def test_print_layout_hides_navigation(page, live_server, screenshot):
     page.goto(live_server + "/")
+    assert page.url == live_server + "/login"
+    # On screen the navigation and the language switch are there; in print they are not.
+    assert page.locator(".site-nav").is_visible()
+    assert page.locator(".language-switch").is_visible()
     page.emulate_media(media="print")
     assert not page.locator(".site-nav").is_visible()
     assert not page.locator(".language-switch").is_visible()
     assert page.get_by_role("heading", level=1).is_visible()
-    screenshot("shell-home-ja-print", full_page=True)
+    screenshot("shell-login-ja-print", full_page=True)
