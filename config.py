@@ -68,6 +68,11 @@ def defaults() -> dict:
         "AUTH_RATE_LIMIT": "10 per minute",
         "AUTH_ACCOUNT_RATE_LIMIT": "20 per hour",
         "REVEAL_RATE_LIMIT": "20 per hour",
+        # Distinct households a user may view per hour, and the most rows a search returns.
+        "READ_BUDGET_PER_HOUR": 150,
+        "READ_BUDGET_PER_HOUR_CONTRACTOR": 60,
+        "SEARCH_CAP_STAFF": 200,
+        "SEARCH_CAP_CONTRACTOR": 50,
     }
 
 

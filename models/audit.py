@@ -34,3 +34,7 @@ class AuditEntry(BaseModel):
     ip = CharField(max_length=45, null=True, verbose_name="接続元")
     prev_hmac = CharField(max_length=64, verbose_name="前の行のHMAC")
     hmac = CharField(max_length=64, unique=True, verbose_name="HMAC")
+
+    class Meta:
+        # Per-user reports and the read budget look up one actor's recent entries.
+        indexes = ((("actor_id", "at"), False),)

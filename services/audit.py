@@ -505,3 +505,28 @@ def head() -> dict:
     if row is None:
         return {"id": 0, "hmac": GENESIS, "at": None}
     return {"id": row.id, "hmac": row.hmac, "at": _iso(row.at) + "Z"}
+
+
+# What an officer must hear about (SECURITY.md: changes to someone's authenticators are shown to their
+# officer; exceeding the read budget alerts the officer; counter regressions are security events).
+OFFICER_NOTICE_ACTIONS = (
+    "auth.credential.added",
+    "auth.credential.removed",
+    "auth.recovery.approved",
+    "account.created",
+    "account.deactivated",
+    "account.role_changed",
+    "security.alert",
+    "security.counter_regression",
+    "access.read_budget_exceeded",
+)
+
+
+def officer_notices(since: dt.datetime, limit: int = 50) -> list[AuditEntry]:
+    """The newest security-relevant entries since a time, for the officers' home page."""
+    return list(
+        AuditEntry.select()
+        .where(AuditEntry.action.in_(OFFICER_NOTICE_ACTIONS) & (AuditEntry.at >= since))
+        .order_by(AuditEntry.id.desc())
+        .limit(limit)
+    )

@@ -1034,3 +1034,13 @@ def test_only_officers_see_everyones_sessions(request, fixture):
         client.post(f"/account/sessions/users/{client.user.id}/end", data={"csrf_token": csrf}).status_code
         == 403
     )
+
+
+def test_officer_home_shows_authenticator_changes_of_others(app, officer_client, make_user, login):
+    """Changes to someone's authenticators are shown to their officer (SECURITY.md lifecycle)."""
+    other = make_user("staff", authenticators=2)  # registered through services.auth: audited as added
+    html = officer_client.get("/").get_data(as_text=True)
+    assert "認証器の追加" in html and other.login_id in html
+    staff = app.test_client()
+    login(staff, other)
+    assert "直近7日間のセキュリティ上のお知らせ" not in staff.get("/").get_data(as_text=True)

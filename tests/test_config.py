@@ -82,3 +82,20 @@ def test_environment_overrides(tmp_path):
 def test_unknown_database_scheme_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unsupported"):
         create_app(test_config(tmp_path, DATABASE_URL="mysql://root@localhost/x"))
+
+
+def test_production_refuses_to_start_without_keys(tmp_path):
+    from services.vault import KeyringError
+
+    production = test_config(
+        tmp_path,
+        APP_ENV="production",
+        WEBAUTHN_RP_ID="housing.city.example",
+        WEBAUTHN_ORIGINS=["https://housing.city.example"],
+        TRUSTED_HOSTS=["housing.city.example"],
+    )
+    with pytest.raises(KeyringError):
+        create_app(production)
+    assert not (tmp_path / "instance" / "keys").exists() or not any(
+        (tmp_path / "instance" / "keys").iterdir()
+    )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from peewee import InterfaceError, OperationalError
 
 from extensions import db
@@ -13,6 +15,18 @@ from extensions import db
 from . import navigation as nav
 
 bp = Blueprint("main", __name__)
+
+NOTICE_LABELS = {
+    "auth.credential.added": _l("認証器の追加"),
+    "auth.credential.removed": _l("認証器の削除"),
+    "auth.recovery.approved": _l("認証器の再登録の承認"),
+    "account.created": _l("アカウントの作成"),
+    "account.deactivated": _l("アカウントの無効化"),
+    "account.role_changed": _l("役割の変更"),
+    "security.alert": _l("警告"),
+    "security.counter_regression": _l("認証器の複製の疑い"),
+    "access.read_budget_exceeded": _l("閲覧件数の上限超過"),
+}
 
 
 @bp.record_once
@@ -51,8 +65,16 @@ def safe_next(target: str | None) -> str:
 
 @bp.get("/")
 def home():
-    """The front page of the system."""
-    return render_template("main/home.html")
+    """The signed-in home: who you are, your menu; officers also see the week's security notices."""
+    from flask_login import current_user
+
+    from models import utcnow
+    from services import audit
+
+    notices = []
+    if current_user.is_authenticated and current_user.role == "officer":
+        notices = audit.officer_notices(utcnow() - timedelta(days=7))
+    return render_template("main/home.html", notices=notices, notice_labels=NOTICE_LABELS)
 
 
 @bp.post("/language")

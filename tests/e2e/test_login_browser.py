@@ -81,7 +81,7 @@ def test_enroll_from_the_cli_link_log_in_and_out(app, page, origin, authenticato
     assert page.locator(".user-block__role").inner_text().strip().endswith("保護責任者")
     signed_in = page.locator("#signed-in-heading")
     assert signed_in.is_visible()
-    assert page.get_by_role("cell", name="kawasaki").is_visible()
+    assert page.get_by_role("row", name="ユーザID kawasaki").is_visible()
     assert page.get_by_text("予備の認証器を登録してください").first.is_visible()
     screenshot("auth-home-signed-in-ja", full_page=True)
 
