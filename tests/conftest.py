@@ -99,6 +99,22 @@ def database(app):
             db.close()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def engine_db(request, tmp_path):
+    """A migrated database on each engine (SQLite, then PostgreSQL), connected in an app context."""
+    from services import schema
+
+    if request.param == "sqlite":
+        application = create_app(test_config(tmp_path))
+    else:
+        application = create_app(test_config(tmp_path, DATABASE_URL=request.getfixturevalue("pg_url")))
+    with application.app_context():
+        db.connect(reuse_if_open=True)
+        schema.upgrade()
+        yield db
+        db.close()
+
+
 def _require(kind: str) -> bool:
     return os.environ.get(f"REQUIRE_{kind}") == "1"
 

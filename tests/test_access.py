@@ -18,13 +18,11 @@ from flask import current_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import create_app
 from extensions import db
 from models import AuditEntry, Building, Estate, Household, SupportAssignment, Tenancy, Unit, User, Ward
 from models.base import utcnow
 from rules.filters import today_tokyo
-from services import access, audit, schema
-from tests.conftest import test_config
+from services import access, audit
 from tests.factories import (
     make_account,
     make_assignment,
@@ -601,20 +599,6 @@ def test_search_terms_never_reach_the_trail(database):
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
-def engine_db(request, tmp_path):
-    """A migrated database on each engine, connected (as in tests/test_schema.py)."""
-    if request.param == "sqlite":
-        app = create_app(test_config(tmp_path))
-    else:
-        app = create_app(test_config(tmp_path, DATABASE_URL=request.getfixturevalue("pg_url")))
-    with app.app_context():
-        db.connect(reuse_if_open=True)
-        schema.upgrade()
-        yield db
-        db.close()
 
 
 def test_the_same_scope_on_each_engine(engine_db):

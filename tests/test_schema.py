@@ -81,20 +81,6 @@ def test_sqlite_transactions_take_the_write_lock_up_front(app, database, tmp_pat
         other.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
-def engine_db(request, tmp_path):
-    """A migrated database on each engine, connected."""
-    if request.param == "sqlite":
-        app = create_app(test_config(tmp_path))
-    else:
-        app = create_app(test_config(tmp_path, DATABASE_URL=request.getfixturevalue("pg_url")))
-    with app.app_context():
-        db.connect(reuse_if_open=True)
-        schema.upgrade()
-        yield db
-        db.close()
-
-
 def test_codes_are_checked_by_the_database(engine_db):
     with pytest.raises(IntegrityError), engine_db.atomic():
         make_household(status="gone")
