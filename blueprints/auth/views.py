@@ -157,16 +157,22 @@ def require_step_up(view):
     def wrapped(*args, **kwargs):
         if sessions.recently_stepped_up(current_session()):
             return view(*args, **kwargs)
-        target = url_for("auth.step_up", next=return_path())
-        if wants_json():
-            response = jsonify(error=_("この操作の前に再認証が必要です。"), step_up=target)
-            if request.headers.get("HX-Request"):
-                response.headers["HX-Redirect"] = target
-            return response, 401
-        flash(_("この操作の前に、認証器でもう一度本人確認をしてください。"), "info")
-        return redirect(target, code=303)
+        return step_up_required()
 
     return wrapped
+
+
+def step_up_required():
+    """The answer when a step-up is due: the step-up page for a page request, 401 JSON (and HX-Redirect
+    for htmx) otherwise. For views that check their input before asking for the re-authentication."""
+    target = url_for("auth.step_up", next=return_path())
+    if wants_json():
+        response = jsonify(error=_("この操作の前に再認証が必要です。"), step_up=target)
+        if request.headers.get("HX-Request"):
+            response.headers["HX-Redirect"] = target
+        return response, 401
+    flash(_("この操作の前に、認証器でもう一度本人確認をしてください。"), "info")
+    return redirect(target, code=303)
 
 
 @bp.errorhandler(429)

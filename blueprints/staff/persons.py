@@ -6,13 +6,12 @@ from flask import Blueprint, abort, current_app, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from blueprints.auth import require_step_up
-from blueprints.auth.views import current_session
+from blueprints.auth.views import current_session, step_up_required
 from blueprints.context import audit_context
 from blueprints.staff.forms import PURPOSE_LABELS, RevealForm
 from extensions import htmx, limiter
 from models import Person
-from services import access, mynumber
+from services import access, mynumber, sessions
 from services.vault import keyring_for
 
 bp = Blueprint("persons", __name__, url_prefix="/persons")
@@ -64,9 +63,10 @@ def _reveal_limit() -> str:
 
 @bp.post("/<int:person_id>/my-number/reveal")
 @limiter.limit(_reveal_limit, key_func=lambda: f"reveal:{current_user.get_id()}")
-@require_step_up
 def reveal_my_number(person_id: int):
-    """Show the full number: role (policy) + purpose + step-up within 5 minutes; audited; never cached."""
+    """Show the full number: role (policy) + purpose + step-up within 5 minutes; audited; never cached.
+
+    The purpose is checked first, so a missing one is reported before the re-authentication is asked."""
     person = Person.get_or_none(Person.id == person_id)
     if person is None or not access.can_see_household(current_user, person.household_id):
         abort(404)
@@ -74,6 +74,8 @@ def reveal_my_number(person_id: int):
     if not form.validate_on_submit():
         return _page(person, form, status=422)
     session_row = current_session()
+    if not sessions.recently_stepped_up(session_row):
+        return step_up_required()
     try:
         number = mynumber.reveal(
             person.id,

@@ -16,6 +16,8 @@
     config.allowEval = false;
     config.includeIndicatorStyles = false;
     config.allowScriptTags = false;
+    // Settling copies these attributes onto swapped elements; "style" would be an inline style (CSP).
+    config.attributesToSettle = ["class", "width", "height"];
     // Pages hold personal data: never keep copies in browser storage; reload from the server instead.
     config.historyCacheSize = 0;
     config.refreshOnHistoryMiss = true;
