@@ -64,8 +64,35 @@ allow("auth.sessions.all_sessions", ["GET"], OFFICER)
 allow("auth.sessions.end_user", ["POST"], OFFICER)
 
 # City staff screens.
+
+# Finding households
+allow("staff.households.index", ["GET", "POST"], CITY)
 allow("staff.persons.my_number", ["GET"], CITY)
 allow("staff.persons.reveal_my_number", ["POST"], CITY)
+
+# The household file
+allow("staff.household.show", ["GET"], CITY)
+allow("staff.household.section", ["GET"], CITY)
+allow("staff.household.edit", ["GET", "POST"], CITY)
+allow("staff.lookup.postal", ["POST"], CITY)
+
+# Members (世帯員)
+# -- members --
+
+# Household changes (世帯の異動)
+# -- events --
+
+# Guarantors and emergency contacts
+# -- guarantors --
+
+# Bank-transfer registrations and the bank list
+# -- transfers --
+
+# Estates, buildings, units
+# -- estates --
+
+# Parking
+# -- parking --
 
 
 def rule_for(endpoint: str | None, method: str):

@@ -497,3 +497,21 @@ def require_household(
     if refusal is not None:  # raised after the commit: the refusal stays in the trail
         raise refusal
     return household
+
+
+def household_for_change(user, household_id, **context) -> Household:
+    """The household a user is about to change, if it is in the user's scope; NotVisible otherwise.
+
+    The check only: the change itself writes the audit entry (services.editing), so no view entry is
+    added here. An out-of-scope or missing id is refused and audited like a view of it.
+    """
+    context["actor"] = _audit_actor(user, context)
+    hid = _as_id(household_id)
+    household = None
+    if hid is not None and _role(user) is not None:
+        household = _scoped(user, Household).where(Household.id == hid).first()
+    if household is None:
+        with db.atomic():
+            _refuse_out_of_scope(hid, context)
+        raise NotVisible()
+    return household

@@ -248,7 +248,13 @@ def _changes(changes: Mapping | None, target_table: str | None) -> str | None:
     for field, pair in changes.items():
         if not isinstance(field, str) or not field:
             raise ValueError("changes: keys are field names")
-        if field in _C3_COLUMNS or (target_table and classify(target_table, field) == "C3"):
+        table, _, column = field.rpartition(".")  # "person.name": a column of another table
+        if (
+            field in _C3_COLUMNS
+            or column in _C3_COLUMNS
+            or (target_table and classify(target_table, field) == "C3")
+            or (table and classify(table, column) == "C3")
+        ):
             raise ValueError(f"changes: {field} is C3 (特定個人情報); name it in fields, never its value")
         if not isinstance(pair, list | tuple) or len(pair) != 2:
             raise ValueError(f"changes: {field} must map to [before, after]")

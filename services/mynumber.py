@@ -105,6 +105,15 @@ def masked(person_id: int, keyring: Keyring) -> str | None:
     return mynumber.mask(decrypt_row(row, keyring)) if row else None
 
 
+def masked_many(person_ids, keyring: Keyring) -> dict[int, str]:
+    """{person id: `********1234`} for the members with a number, in one query (a household's page)."""
+    ids = list(person_ids)
+    if not ids:
+        return {}
+    rows = PersonalNumber.select().where(PersonalNumber.person.in_(ids))
+    return {row.person_id: mynumber.mask(decrypt_row(row, keyring)) for row in rows}
+
+
 def reveal(
     person_id: int,
     *,

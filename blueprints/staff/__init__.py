@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from blueprints.staff.estates import bp as estates_bp
+from blueprints.staff.events import bp as events_bp
+from blueprints.staff.guarantors import bp as guarantors_bp
 from blueprints.staff.household import bp as household_bp
 from blueprints.staff.households import bp as households_bp
+from blueprints.staff.lookup import bp as lookup_bp
+from blueprints.staff.members import bp as members_bp
+from blueprints.staff.parking import bp as parking_bp
 from blueprints.staff.persons import bp as persons_bp
+from blueprints.staff.transfers import bp as transfers_bp
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 bp.register_blueprint(households_bp)
 bp.register_blueprint(household_bp)
 bp.register_blueprint(persons_bp)
+bp.register_blueprint(lookup_bp)
+bp.register_blueprint(members_bp)
+bp.register_blueprint(events_bp)
+bp.register_blueprint(guarantors_bp)
+bp.register_blueprint(transfers_bp)
+bp.register_blueprint(estates_bp)
+bp.register_blueprint(parking_bp)

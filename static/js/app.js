@@ -9,6 +9,8 @@
       { code: "204", swap: false },
       { code: "[23]..", swap: true },
       { code: "422", swap: true, error: false },
+      // 409: someone saved first; the fragment shows both versions.
+      { code: "409", swap: true, error: false },
       { code: "[45]..", swap: false, error: true },
       { code: "...", swap: false }
     ];
@@ -113,6 +115,20 @@
 
   document.addEventListener("htmx:sendError", function () {
     showToast(message("network"), "error");
+  });
+
+  // A suggestion button (e.g. the address of a postal code) copies its value into a field and keeps
+  // what follows (番地) for the person to type.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-fill-target]") : null;
+    if (!button) {
+      return;
+    }
+    var field = document.getElementById(button.getAttribute("data-fill-target"));
+    if (field) {
+      field.value = button.getAttribute("data-fill-value") || "";
+      field.focus();
+    }
   });
 
   window.housingApp = { showToast: showToast };

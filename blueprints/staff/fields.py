@@ -1,0 +1,272 @@
+"""Form fields of the tenant-file screens, each normalising what people type the Japanese way.
+
+Every field turns the submitted text into the stored value in process_formdata and refuses what
+cannot be stored with a message in the user's language (shown beside the field):
+
+- DateInputField: 西暦 (2026-04-01, 2026/4/1, 20260401) or 和暦 (令和8年4月1日, R8.4.1), full width too.
+- NameField: NFKC, control characters refused, 氏 and 名 separated by a full-width space.
+- KanaField: ひらがな and 半角カナ become full-width カタカナ; anything else is refused.
+- PostalCodeField: 〒210-8577, ２１０８５７７ … → "2108577".
+- PhoneField: 044-200-2948, +81 44… → digits only, the length rules of the numbering plan.
+- TextField / NoteField: normalised single-line / multi-line text with a maximum length.
+- YenInputField: whole yen, commas and 円 allowed, never negative.
+- VersionField: the hidden version the editor read (optimistic locking).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from flask_babel import lazy_gettext as _l
+from wtforms import Field, HiddenField, IntegerField, StringField, TextAreaField, ValidationError
+from wtforms.validators import InputRequired, NumberRange, Optional, StopValidation
+
+from rules import kana, wareki
+from rules.formatting import normalize_phone, normalize_postal
+
+
+class _Normalising(StringField):
+    """A text input whose data is the normalised value (None when left empty)."""
+
+    message = _l("入力内容を確認してください。")
+
+    def __init__(self, label=None, validators=None, max_length: int | None = None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.max_length = max_length
+        self.raw = ""
+
+    def normalise(self, text: str):
+        return text
+
+    def process_formdata(self, valuelist):
+        self.raw = valuelist[0] if valuelist else ""
+        if not isinstance(self.raw, str) or not self.raw.strip():
+            self.data = None
+            return
+        try:
+            value = self.normalise(self.raw)
+        except ValueError as exc:
+            self.data = None
+            raise ValueError(str(self.message_for(exc))) from None
+        if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
+            self.data = None
+            raise ValueError(str(_l("%(max)s文字以内で入力してください。", max=self.max_length)))
+        self.data = value
+
+    def message_for(self, exc: ValueError):
+        return self.message
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return self.display(self.data) if self.data is not None else ""
+
+    def display(self, value) -> str:
+        return str(value)
+
+
+class TextField(_Normalising):
+    """Single-line text: NFKC, no control characters, whitespace collapsed."""
+
+    message = _l("使えない文字（制御文字など）が含まれています。")
+
+    def normalise(self, text):
+        return kana.normalize_text(text)
+
+
+class NoteField(TextAreaField):
+    """Multi-line free text (備考): normalised line by line, at most max_length characters."""
+
+    def __init__(self, label=None, validators=None, max_length: int = 1000, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.max_length = max_length
+
+    def process_formdata(self, valuelist):
+        raw = valuelist[0] if valuelist else ""
+        if not isinstance(raw, str) or not raw.strip():
+            self.data = None
+            return
+        try:
+            value = kana.normalize_text(raw, multiline=True)
+        except ValueError:
+            self.data = None
+            raise ValueError(str(_l("使えない文字（制御文字など）が含まれています。"))) from None
+        if len(value) > self.max_length:
+            self.data = None
+            raise ValueError(str(_l("%(max)s文字以内で入力してください。", max=self.max_length)))
+        self.data = value
+
+
+class NameField(_Normalising):
+    """A person's name in 漢字 (or as registered): 氏 and 名 separated by a full-width space."""
+
+    message = _l("使えない文字（制御文字など）が含まれています。")
+
+    def normalise(self, text):
+        return kana.normalize_name(text)
+
+
+class KanaField(_Normalising):
+    """氏名カナ: stored as full-width katakana whatever the input width or kana."""
+
+    message = _l("カタカナ（またはひらがな）で入力してください。")
+
+    def normalise(self, text):
+        value = kana.to_display_kana(text)
+        if not kana.is_katakana(value):
+            raise ValueError("not katakana")
+        return value
+
+
+class PostalCodeField(_Normalising):
+    """〒 postal code: seven digits stored, shown 210-8577."""
+
+    message = _l("郵便番号は7桁の数字で入力してください（例: 210-8577）。")
+
+    def normalise(self, text):
+        return normalize_postal(text)
+
+    def display(self, value):
+        return f"{value[:3]}-{value[3:]}" if value and len(value) == 7 else value or ""
+
+
+class PhoneField(_Normalising):
+    """A Japanese phone number, stored as digits."""
+
+    message = _l("電話番号は0から始まる10桁（携帯電話・IP電話は11桁）の数字で入力してください。")
+
+    def normalise(self, text):
+        return normalize_phone(text)
+
+    def display(self, value):
+        from rules.formatting import phone
+
+        return phone(value)
+
+
+class DateInputField(_Normalising):
+    """A date typed in 西暦 or 和暦; shown back in 西暦 (YYYY-MM-DD) so the browser and people agree."""
+
+    def normalise(self, text):
+        return wareki.parse_date(text)
+
+    def message_for(self, exc):
+        # The rules explain precisely what is wrong (Japanese); English users get the format help.
+        from flask_babel import get_locale
+
+        if str(get_locale()) == "ja":
+            return str(exc)
+        return _l("日付は 2026-04-01 または 令和8年4月1日 の形で入力してください。")
+
+    def display(self, value):
+        return value.isoformat()
+
+
+_YEN = re.compile(r"[0-9]{1,12}")
+
+
+class YenInputField(_Normalising):
+    """An amount in whole yen: 12,000 / １２０００円 / ¥12000 → 12000."""
+
+    message = _l("金額は0以上の整数（円）で入力してください。")
+
+    def normalise(self, text):
+        cleaned = unicodedata.normalize("NFKC", text).replace(",", "").replace("円", "").replace("¥", "")
+        cleaned = cleaned.replace("￥", "").strip()
+        if not _YEN.fullmatch(cleaned):
+            raise ValueError("not yen")
+        return int(cleaned)
+
+
+class VersionField(HiddenField):
+    """The version of the record when the form was opened; a missing or forged one is refused."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(
+            label, validators or [InputRequired(message=_l("画面を開き直してください。"))], **kwargs
+        )
+
+    def process_formdata(self, valuelist):
+        raw = valuelist[0] if valuelist else ""
+        if isinstance(raw, str) and raw.isdigit() and len(raw) < 10:
+            self.data = int(raw)
+        else:
+            self.data = None
+            if valuelist:
+                raise ValueError(str(_l("画面を開き直してください。")))
+
+
+class Required:
+    """The field must hold a value after normalisation (spaces alone are not a value).
+
+    When the input could not be read at all, the field's own message is enough: no second one.
+    """
+
+    field_flags = {"required": True}
+
+    def __init__(self, message=None):
+        self.message = message
+
+    def __call__(self, form, field):
+        if field.process_errors:
+            raise StopValidation()
+        if field.data is None or (isinstance(field.data, str) and not field.data.strip()):
+            raise StopValidation(str(self.message or _l("入力してください。")))
+
+
+def required(message=None):
+    """A required field, with a message in the user's language."""
+    return Required(message)
+
+
+def optional():
+    return Optional()
+
+
+def count(minimum=0, maximum=99, message=None):
+    return NumberRange(minimum, maximum, message=message or _l("%(min)sから%(max)sの数で入力してください。"))
+
+
+class SmallIntegerField(IntegerField):
+    """An integer input with a friendly message instead of WTForms' English one."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not str(valuelist[0]).strip():
+            self.data = None
+            return
+        text = unicodedata.normalize("NFKC", str(valuelist[0])).strip()
+        if not re.fullmatch(r"-?[0-9]{1,9}", text):
+            self.data = None
+            raise ValueError(str(_l("数字で入力してください。")))
+        self.data = int(text)
+
+
+def not_after(other_name: str, message):
+    """Validator: this date is not after the other date field's (e.g. 入居日 ≤ 退去日)."""
+
+    def check(form, field):
+        other = form[other_name].data
+        if field.data and other and field.data > other:
+            raise ValidationError(message)
+
+    return check
+
+
+__all__ = [
+    "DateInputField",
+    "Field",
+    "KanaField",
+    "NameField",
+    "NoteField",
+    "PhoneField",
+    "PostalCodeField",
+    "SmallIntegerField",
+    "TextField",
+    "VersionField",
+    "YenInputField",
+    "count",
+    "not_after",
+    "optional",
+    "required",
+]

@@ -1,0 +1,189 @@
+"""Inline editing of the household file: one flow for every section, with and without JavaScript.
+
+With htmx, the section's 編集 link fetches the form fragment into the section; the form posts back:
+
+- invalid input → 422 and the same fragment with the messages beside the fields;
+- someone saved the record in between → 409 and the fragment with both versions side by side
+  (the form keeps what this user typed, now based on the newer version: saving again overwrites
+  knowingly, 取消 keeps the other person's version);
+- saved → the whole section re-rendered (the new row and its history line), swapped in place of the
+  section (HX-Retarget) with a toast.
+
+Without JavaScript the same URLs answer with a whole page holding the form, and a successful save
+redirects (303) to the household page at the section, with a flash message.
+
+    @bp.route("/<int:household_id>/members/<int:person_id>/edit", methods=["GET", "POST"])
+    def edit_member(household_id, person_id):
+        household = inline.household_or_404(household_id, section="members")
+        person = ...
+        return inline.edit_record(
+            form=MemberForm(obj=person, version=person.version), instance=person,
+            household=household, section="members", template="staff/household/_member_form.html",
+            action="person.update", values=MemberForm.values, message=_("世帯員を保存しました。"),
+            title=_("世帯員の編集"), context={"person": person})
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from blueprints.context import audit_context
+from extensions import htmx
+from services import access, editing, household_file
+from services.vault import keyring_for
+
+
+def wants_fragment() -> bool:
+    """An htmx request for a part of the page (not a boosted or history-restore request)."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def household_or_404(household_id: int, *, section: str, change: bool | None = None):
+    """The household in the user's scope, or 404. GET is audited as a view of the section; a change
+    (POST) is only scope-checked here (its own audit entry comes with the write)."""
+    if change is None:
+        change = request.method != "GET"
+    try:
+        if change:
+            return access.household_for_change(current_user, household_id, **audit_context())
+        return access.require_household(
+            current_user, household_id, action="household.view", fields=[section], **audit_context()
+        )
+    except access.NotVisible:
+        abort(404)
+    except access.ReadBudgetExceeded:
+        abort(429)
+
+
+def form_response(template: str, *, status: int = 200, title: str = "", household=None, **context):
+    """The form fragment for htmx, or a whole page holding it."""
+    context.setdefault("household", household)
+    if wants_fragment():
+        return render_template(template, **context), status
+    return (
+        render_template("staff/household/_edit_page.html", fragment=template, title=title, **context),
+        status,
+    )
+
+
+def section_html(household, section: str) -> str:
+    """One section of the household file, rendered from the database as it is now."""
+    file = household_file.load(household, keyring=keyring_for(current_app.config))
+    return render_template(
+        "staff/household/_section.html",
+        id=section,
+        file=file,
+        label=household_file.label,
+        mask_account=household_file.mask_account,
+    )
+
+
+def toast_header(message: str, level: str = "success") -> str:
+    return json.dumps({"toast": {"message": message, "level": level}}, ensure_ascii=False)
+
+
+def saved(household, section: str, message: str):
+    """After a save: the section again (htmx) or a redirect to it (a plain form post)."""
+    if wants_fragment():
+        response = make_response(section_html(household, section))
+        response.headers["HX-Retarget"] = f"#{section}"
+        response.headers["HX-Reswap"] = "outerHTML"
+        response.headers["HX-Trigger"] = toast_header(message)
+        return response
+    flash(message, "success")
+    return redirect(url_for("staff.household.show", household_id=household.id) + f"#{section}", code=303)
+
+
+def conflict_rows(form, current, names: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(label, what this user typed, what is saved now) for each field that differs."""
+    rows = []
+    for field_name, column in names.items():
+        field = form[field_name]
+        mine = _display(field, field.data)
+        theirs = _display(field, current.__data__.get(column))
+        if mine != theirs:
+            rows.append((str(field.label.text), mine, theirs))
+    return rows
+
+
+def _display(field, value) -> str:
+    if value is None:
+        return ""
+    if hasattr(field, "display"):
+        return field.display(value)
+    if isinstance(value, bool):
+        return _("はい") if value else _("いいえ")
+    choices = getattr(field, "choices", None)
+    if choices:
+        for choice in choices:
+            code = getattr(choice, "value", None) or (choice[0] if isinstance(choice, tuple) else None)
+            label = getattr(choice, "label", None) or (choice[1] if isinstance(choice, tuple) else None)
+            if str(code) == str(value):
+                return str(label)
+    return str(value)
+
+
+def edit_record(
+    *,
+    form,
+    instance,
+    household,
+    section: str,
+    template: str,
+    action: str,
+    values: Callable,
+    message: str,
+    title: str,
+    context: Mapping | None = None,
+    household_id_for_audit: int | None = -1,
+    after_save: Callable | None = None,
+):
+    """GET: the form. POST: validate, save with the version read, answer 422 / 409 / the section.
+
+    values(form) → {column: value} to save; it may raise editing.RuleViolation (422, the message
+    beside its field). Columns named by the form fields (form.columns, {field: column}) are compared
+    for the conflict view. household_id_for_audit: the household the audit entry is filed under
+    (default: household.id; None files it under the record's own table).
+    """
+    context = dict(context or {})
+    context.update(form=form, household=household, section=section, instance=instance)
+    audit_household = household.id if household_id_for_audit == -1 and household is not None else None
+    if household_id_for_audit not in (-1, None):
+        audit_household = household_id_for_audit
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return form_response(template, status=422, title=title, **context)
+        try:
+            changes = editing.update(
+                instance,
+                form.version.data,
+                values(form),
+                household_id=audit_household,
+                action=action,
+                **audit_context(),
+            )
+        except editing.ConflictError:
+            current = type(instance).get_by_id(instance.id)
+            form.version.data = current.version
+            form.version.raw_data = [str(current.version)]
+            rows = conflict_rows(form, current, getattr(form, "columns", {}))
+            context.update(instance=current, conflict=rows)
+            return form_response(template, status=409, title=title, **context)
+        except editing.RuleViolation as exc:
+            target = form[exc.field] if exc.field and exc.field in form else None
+            if target is not None:
+                target.errors = [*target.errors, exc.message]
+            else:
+                form.form_errors.append(exc.message)
+            return form_response(template, status=422, title=title, **context)
+        if after_save is not None:
+            after_save(instance, changes)
+        if household is None:
+            return None
+        return saved(household, section, message if changes else _("変更はありませんでした。"))
+    return form_response(template, title=title, **context)

@@ -1,0 +1,46 @@
+"""A staff member finds households on the demo city in Chromium: the search box, the list and the pager."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.test_login_browser import LINK, authenticator, origin, problems  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+
+
+def test_search_demo_city(app, page, origin, authenticator, screenshot, problems):  # noqa: F811
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["seed", "demo"]).exit_code == 0
+    result = runner.invoke(
+        args=["users", "create", "--role", "staff", "--name", "中原 三郎", "--login-id", "nakahara"]
+    )
+    page.goto(LINK.search(result.output).group(1))
+    page.get_by_label("認証器の名前").fill("窓口PC")
+    page.get_by_role("button", name="認証器を登録").click()
+    page.wait_for_url(origin + "/login")
+    page.get_by_role("button", name="認証器でログイン").click()
+    page.wait_for_url(origin + "/")
+
+    page.goto(f"{origin}/staff/households/")
+    page.get_by_label("検索語").fill("ヤマ")
+    page.get_by_role("button", name="検索", exact=True).click()
+    page.locator(".household-list tbody tr").first.wait_for()
+    assert page.url == f"{origin}/staff/households/"  # the term never reaches the address bar
+    rows = page.locator(".household-list tbody tr")
+    assert rows.count() == 50
+    assert "ヤマ" in rows.first.inner_text()
+    screenshot("staff-household-search-ja", full_page=True)
+
+    # The pager posts the same terms with the next page number.
+    page.get_by_role("button", name="次へ").click()
+    page.get_by_text(re.compile(r"51〜\d+件目")).wait_for()
+    assert page.url == f"{origin}/staff/households/"
+
+    # An empty search: the message beside the field (422), the list gone.
+    page.get_by_label("検索語").fill("")
+    page.get_by_role("button", name="検索", exact=True).click()
+    page.locator("#q-error").get_by_text("検索条件を入力してください。").wait_for()
+    assert problems == [] or all(re.search(r"status of 422", p) for p in problems)
