@@ -50,7 +50,7 @@ from models import (
     WelfarePeriod,
 )
 from models.billing import CHARGE_KINDS
-from rules import wareki
+from rules import formatting, wareki
 from rules.filters import today_tokyo
 from services import mynumber
 
@@ -71,6 +71,7 @@ SECTIONS = (
     ("history", "履歴"),
 )
 SECTION_NAMES = [name for _, name in SECTIONS]
+SECTION_IDS = frozenset(id_ for id_, _ in SECTIONS)
 
 # The tables whose changes each section's history shows ("table.column" in the audit entry's fields).
 SECTION_TABLES = {
@@ -423,9 +424,18 @@ def _column_label(qualified: str) -> str:
     return qualified
 
 
-def _shown(value) -> str | None:
+def _shown(value, column: str = "") -> str | None:
     if value is None:
         return None
+    if isinstance(value, str) and value.isdigit():
+        # Stored digits shown the way people write them: 044-200-2948, 〒210-8577.
+        try:
+            if column.endswith("phone"):
+                return formatting.phone(value)
+            if column.endswith("postal_code"):
+                return formatting.postal(value)
+        except ValueError:
+            return value
     if isinstance(value, bool):
         return "はい" if value else "いいえ"
     if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
@@ -465,7 +475,7 @@ def _change_entries(household_id: int) -> list[ChangeEntry]:
         for name in qualified:
             if name in changes:
                 before, after = changes[name]
-                lines.append(ChangeLine(_column_label(name), _shown(before), _shown(after)))
+                lines.append(ChangeLine(_column_label(name), _shown(before, name), _shown(after, name)))
             else:
                 lines.append(ChangeLine(_column_label(name), None, None, hidden=True))
         tables = frozenset(name.partition(".")[0] for name in qualified)

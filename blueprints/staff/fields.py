@@ -270,3 +270,20 @@ __all__ = [
     "optional",
     "required",
 ]
+
+
+class DigitsField(_Normalising):
+    """An identifier of digits only (宛名番号 …): full-width digits and spaces accepted, at most max_digits."""
+
+    def __init__(self, label=None, validators=None, max_digits: int = 15, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.max_digits = max_digits
+
+    def normalise(self, text):
+        digits = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+        if not re.fullmatch(r"[0-9]+", digits) or len(digits) > self.max_digits:
+            raise ValueError("not digits")
+        return digits
+
+    def message_for(self, exc):
+        return _l("%(max)s桁以内の数字で入力してください。", max=self.max_digits)

@@ -68,7 +68,7 @@ def show(household_id: int):
 @bp.get("/<int:household_id>/section/<section>")
 def section(household_id: int, section: str):
     """One section alone (htmx: after 取消 of an inline edit); without htmx, the page at the section."""
-    if section not in household_file.SECTION_NAMES:
+    if section not in household_file.SECTION_IDS:
         abort(404)
     household = inline.household_or_404(household_id, section=section)
     if not inline.wants_fragment():
@@ -89,9 +89,7 @@ class HouseholdForm(FlaskForm):
         description=_l("住替え後も最初の入居日のまま。西暦（2026-04-01）か和暦（令和8年4月1日）で入力。"),
     )
     category = SelectField(_l("世帯区分"), choices=code_choices(CATEGORIES), validators=[required()])
-    special_reason = SelectField(
-        _l("特認理由"), choices=code_choices(SPECIAL_REASONS, blank=True), validators=[optional()]
-    )
+    special_reason = SelectField(_l("特認理由"), choices=code_choices(SPECIAL_REASONS, blank=True))
     permit_type = SelectField(_l("使用許可種別"), choices=code_choices(PERMIT_TYPES), validators=[required()])
     permit_end_date = DateInputField(
         _l("使用期限"), [optional()], description=_l("定期使用許可のときに入力。")

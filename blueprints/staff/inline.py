@@ -52,7 +52,11 @@ def household_or_404(household_id: int, *, section: str, change: bool | None = N
         if change:
             return access.household_for_change(current_user, household_id, **audit_context())
         return access.require_household(
-            current_user, household_id, action="household.view", fields=[section], **audit_context()
+            current_user,
+            household_id,
+            action="household.view",
+            fields=[dict(household_file.SECTIONS).get(section, section)],
+            **audit_context(),
         )
     except access.NotVisible:
         abort(404)
@@ -84,7 +88,8 @@ def section_html(household, section: str) -> str:
 
 
 def toast_header(message: str, level: str = "success") -> str:
-    return json.dumps({"toast": {"message": message, "level": level}}, ensure_ascii=False)
+    # ASCII escapes: a header carries Latin-1 only; htmx decodes the JSON back to Japanese.
+    return json.dumps({"toast": {"message": message, "level": level}})
 
 
 def saved(household, section: str, message: str):

