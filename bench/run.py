@@ -141,7 +141,46 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
 
+        from services import editing, household_file
+        from services import search as household_search
+
+        names = [p.name.split("\u3000")[0] for p in Person.select(Person.name).order_by(Person.id).limit(500)]
+        kana_names = [p.kana_key[:3] for p in Person.select(Person.kana_key).order_by(Person.id).limit(500)]
+        results.append(
+            (
+                "household search, カナ prefix (service, audited)",
+                f"{_median_ms(lambda: household_search.search(staff, rng.choice(kana_names), actor=staff), 100):.1f} ms median",
+            )
+        )
+        results.append(
+            (
+                "household search, 漢字 name (service, audited)",
+                f"{_median_ms(lambda: household_search.search(staff, rng.choice(names), actor=staff), 100):.1f} ms median",
+            )
+        )
         keyring = keyring_for(app.config)
+        hids = [h.id for h in Household.select(Household.id).order_by(Household.id).limit(2000)]
+        results.append(
+            (
+                "household file load (all sections)",
+                f"{_median_ms(lambda: household_file.load(Household.get_by_id(rng.choice(hids)), keyring=keyring), 100):.1f} ms median",
+            )
+        )
+        phones = iter(range(10**9))
+
+        def edit_once():
+            household = Household.get_by_id(rng.choice(hids))
+            editing.update(
+                household,
+                household.version,
+                {"contact_phone": f"044{next(phones):07d}"},
+                household_id=household.id,
+                action="household.update",
+                actor=staff,
+            )
+
+        results.append(("inline save (versioned update + audit)", f"{_rate(edit_once, 300):,.0f} saves/s"))
+
         blob, key_id = keyring.encrypt("123456789018", table="personal_number", column="ciphertext", row_id=1)
         results.append(
             (

@@ -78,21 +78,93 @@ allow("staff.lookup.postal", ["POST"], CITY)
 
 # Members (世帯員)
 # -- members --
+allow("staff.members.edit", ["GET", "POST"], CITY)
+allow("staff.members.welfare_new", ["GET", "POST"], CITY)
+allow("staff.members.welfare_edit", ["GET", "POST"], CITY)
+allow("staff.members.welfare_end", ["GET", "POST"], CITY)
+allow("staff.members.my_number", ["GET", "POST"], CITY)
 
 # Household changes (世帯の異動)
 # -- events --
+allow("staff.events.join", ["GET", "POST"], CITY)
+allow("staff.events.birth", ["GET", "POST"], CITY)
+allow("staff.events.leave", ["GET", "POST"], CITY)
+allow("staff.events.death", ["GET", "POST"], CITY)
+allow("staff.events.succession", ["GET", "POST"], CITY)
+allow("staff.events.transfer", ["GET", "POST"], CITY)
+allow("staff.events.transfer_units", ["GET"], CITY)
+allow("staff.events.move_out", ["GET", "POST"], CITY)
+allow("staff.events.move_out_confirm", ["POST"], CITY)
 
 # Guarantors and emergency contacts
 # -- guarantors --
+allow("staff.guarantors.add", ["GET", "POST"], CITY)
+allow("staff.guarantors.edit", ["GET", "POST"], CITY)
+allow("staff.guarantors.dismiss", ["GET", "POST"], CITY)
 
 # Bank-transfer registrations and the bank list
 # -- transfers --
+allow("staff.transfers.register", ["GET", "POST"], CITY)
+allow("staff.transfers.end", ["GET", "POST"], CITY)
+allow("staff.transfers.bank_search", ["POST"], CITY)
+allow("staff.transfers.branch_search", ["POST"], CITY)
 
 # Estates, buildings, units
 # -- estates --
+allow("staff.estates.index", ["GET"], CITY)
+allow("staff.estates.vacancies", ["GET"], CITY)
+allow("staff.estates.show", ["GET"], CITY)
+allow("staff.estates.section", ["GET"], CITY)
+allow("staff.estates.edit", ["GET", "POST"], CITY)
+allow("staff.estates.edit_building", ["GET", "POST"], CITY)
+allow("staff.estates.unit", ["GET"], CITY)
+allow("staff.estates.unit_section", ["GET"], CITY)
+allow("staff.estates.edit_unit", ["GET", "POST"], CITY)
+allow("staff.estates.add_figure", ["GET", "POST"], CITY)
+allow("staff.estates.edit_figure", ["GET", "POST"], CITY)
 
 # Parking
 # -- parking --
+allow("staff.parking.index", ["GET"], CITY)
+allow("staff.parking.inspections", ["GET"], CITY)
+allow("staff.parking.new_lot", ["GET", "POST"], CITY)
+allow("staff.parking.lot", ["GET"], CITY)
+allow("staff.parking.edit_lot", ["GET", "POST"], CITY)
+allow("staff.parking.add_spaces", ["GET", "POST"], CITY)
+allow("staff.parking.edit_space", ["GET", "POST"], CITY)
+allow("staff.parking.new_contract", ["GET", "POST"], CITY)
+allow("staff.parking.edit_contract", ["GET", "POST"], CITY)
+allow("staff.parking.end_contract", ["GET", "POST"], CITY)
+allow("staff.parking.new_vehicle", ["GET", "POST"], CITY)
+allow("staff.parking.edit_vehicle", ["GET", "POST"], CITY)
+allow("staff.parking.inspection", ["GET", "POST"], CITY)
+allow("staff.parking.end_vehicle", ["GET", "POST"], CITY)
+
+# Income declarations (収入申告) entered by staff
+# -- income --
+allow("staff.income.new", ["GET", "POST"], CITY)
+allow("staff.income.edit", ["GET", "POST"], CITY)
+
+# Reductions, charges and payments (減免・調定・収納)
+# -- billing --
+allow("staff.billing.reduction_new", ["GET", "POST"], CITY)
+allow("staff.billing.reduction_edit", ["GET", "POST"], CITY)
+allow("staff.billing.reduction_decide", ["GET", "POST"], OFFICER)  # 減免の承認・却下: an officer's decision
+allow("staff.billing.reduction_end", ["GET", "POST"], OFFICER)
+allow("staff.billing.charge_correct", ["GET", "POST"], CITY)
+allow("staff.billing.charge_cancel", ["GET", "POST"], CITY)
+allow("staff.billing.payment_new", ["GET", "POST"], CITY)
+allow("staff.billing.payment_reverse", ["GET", "POST"], CITY)
+
+# Arrears actions and inquiries (滞納対応・問合せ)
+# -- arrears --
+allow("staff.arrears.action_new", ["GET", "POST"], CITY)
+allow("staff.arrears.plan_new", ["GET", "POST"], CITY)
+allow("staff.arrears.plan_edit", ["GET", "POST"], CITY)
+allow("staff.arrears.plan_status", ["GET", "POST"], CITY)
+allow("staff.arrears.inquiry_new", ["GET", "POST"], CITY)
+allow("staff.arrears.inquiry_edit", ["GET", "POST"], CITY)
+allow("staff.arrears.inquiry_close", ["GET", "POST"], CITY)
 
 
 def rule_for(endpoint: str | None, method: str):

@@ -109,6 +109,7 @@ class Payment(TimestampedModel):
         TransferBatch, null=True, backref="payments", on_delete="RESTRICT", verbose_name="口座振替"
     )
     reversed = BooleanField(default=False, verbose_name="取消")
+    note = TextField(null=True, verbose_name="収納の備考")  # migration 0012: why reversed, counter remarks
     recorded_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT", verbose_name="記録者")
 
     class Meta:
@@ -128,6 +129,7 @@ class ArrearsAction(TimestampedModel):
     months_due = SmallIntegerField(null=True, verbose_name="滞納月数")
     note = TextField(null=True, verbose_name="記録")
     staff = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT", verbose_name="担当者")
+    next_action_date = DateField(null=True, verbose_name="次回対応予定日")  # migration 0012
 
     class Meta:
         indexes = ((("household", "action_date"), False),)

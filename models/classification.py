@@ -33,7 +33,10 @@ _SPEC: dict[str, dict[str, str]] = {
         "contact_phone declaration_category",
         "C2": "special_reason proxy_payment over_income high_income support_measure note",
     },
-    "tenancy": {"C1": "move_in_date move_out_date status reason deposit_settled_on", "C2": "deposit"},
+    "tenancy": {
+        "C1": "move_in_date move_out_date status reason deposit_settled_on",
+        "C2": "deposit repair_cost deposit_refund settlement_due",
+    },
     "guarantor": {
         "C0": "kind",
         "C1": "name name_kana birth_date relation postal_code address phone appointed_on dismissed_on",
@@ -59,7 +62,7 @@ _SPEC: dict[str, dict[str, str]] = {
     "parking_contract": {
         "C0": "status",
         "C1": "start_date end_date monthly_fee note",
-        "C2": "reduction_amount",
+        "C2": "reduction_amount extra_space_reason",
     },
     "vehicle": {
         "C1": "registration_no model chassis_no owner_name user_name inspection_expiry valid_from valid_to"
@@ -91,8 +94,8 @@ _SPEC: dict[str, dict[str, str]] = {
         "C0": "purpose billing_month withdrawal_date state records file_sha256 result_imported_at",
         "C2": "total",
     },
-    "payment": {"C0": "method reversed", "C2": "amount receipt_date posted_date"},
-    "arrears_action": {"C0": "kind", "C2": "action_date amount_due months_due note"},
+    "payment": {"C0": "method reversed", "C2": "amount receipt_date posted_date note"},
+    "arrears_action": {"C0": "kind", "C2": "action_date amount_due months_due note next_action_date"},
     "installment_plan": {
         "C0": "status",
         "C2": "total_amount monthly_amount start_month months acknowledged_on",

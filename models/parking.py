@@ -1,4 +1,11 @@
-"""Parking (駐車場): lots in estates, spaces, contracts with a household member, and vehicles."""
+"""Parking (駐車場): lots in estates, spaces, contracts with a household member, and vehicles.
+
+One active contract per space (partial unique index). One active contract per household as well,
+unless an officer approved an additional space (駐車場の2区画目): such a contract carries the approving
+officer and the reason (extra_space_approved_by / extra_space_reason). services/parking.py enforces
+that rule under a lock on the household (no index: households that already hold two spaces from
+before the rule keep them).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ from peewee import SQL, CharField, DateField, ForeignKeyField, TextField
 from models.base import CodeField, EditableModel, YenField
 from models.housing import Estate
 from models.person import Person
+from models.security import User
 from models.tenancy import Household
 
 SPACE_STATUSES = (("available", "空き"), ("contracted", "契約中"), ("closed", "使用不可"))
@@ -56,6 +64,10 @@ class ParkingContract(EditableModel):
     reduction_amount = YenField(default=0, verbose_name="減免額")
     status = CodeField(CONTRACT_STATUSES, default="active", verbose_name="状態")
     note = TextField(null=True, verbose_name="備考")
+    extra_space_approved_by = ForeignKeyField(
+        User, null=True, backref="+", on_delete="RESTRICT", verbose_name="2区画目の承認者"
+    )
+    extra_space_reason = CharField(max_length=200, null=True, verbose_name="2区画目の承認理由")
 
     class Meta:
         constraints = [

@@ -134,6 +134,10 @@ class Tenancy(EditableModel):
     reason = CodeField(TENANCY_REASONS, default="new", verbose_name="入居事由")
     deposit = YenField(null=True, verbose_name="敷金")
     deposit_settled_on = DateField(null=True, verbose_name="敷金精算日")
+    # 退去時の精算 (migration 0007): what the household pays for repairs, and the deposit's outcome.
+    repair_cost = YenField(null=True, verbose_name="退去時修繕費")
+    deposit_refund = YenField(null=True, verbose_name="敷金返還額")
+    settlement_due = YenField(null=True, verbose_name="精算不足額")
 
     class Meta:
         constraints = [SQL("CHECK (move_out_date IS NULL OR move_out_date >= move_in_date)")]

@@ -43,8 +43,10 @@ def history_value(value):
     """A value as the audit trail stores it: dates ISO, decimals as text, the rest as is."""
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
+    if isinstance(value, float):
+        value = decimal.Decimal(str(value))
     if isinstance(value, decimal.Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+        return format(value.normalize(), "f")  # 45.50 and 45.5 are the same figure
     if isinstance(value, EditableModel):
         return value.id
     return value

@@ -16,7 +16,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from peewee import JOIN
+from peewee import JOIN, ForeignKeyField, fn
 
 from models import (
     ArrearsAction,
@@ -49,6 +49,7 @@ from models import (
     Ward,
     WelfarePeriod,
 )
+from models.base import CodeField, YenField
 from models.billing import CHARGE_KINDS
 from rules import formatting, wareki
 from rules.filters import today_tokyo
@@ -89,7 +90,8 @@ SECTION_TABLES = {
     "notices": ("notice",),
     "history": ("household_event",),
 }
-CHANGE_ROWS = 200  # the last change entries read for the sections' histories
+CHANGE_ROWS = 200
+SINGLE_TARGET_LENGTH = 32  # the condition of the index audit_entry_single_target (migration 0009)  # the last change entries read for the sections' histories
 
 AUDIT_ROWS = 20  # the last entries about the household shown in the history section
 ARREARS_WARNING_MONTHS = 3  # 条例: 3 months or more of unpaid rent makes the household an eviction case
@@ -384,8 +386,9 @@ def _contracts(household: Household, today: dt.date) -> tuple[list[Contract], li
 
 
 def _audit_entries(household_id: int) -> list[AuditEntry]:
-    # target_ids is the compact JSON list services.audit writes ("[7]", "[3,7]"); match the id as an
-    # element, never as a substring of another id.
+    # Entries about this household alone (views, changes, reveals), through the single-target index
+    # (migration 0009: the length condition is the index's). A search listing many households is an
+    # entry about all of them: the audit reports find those, the household's page does not scan for them.
     hid = str(household_id)
     return list(
         AuditEntry.select(
@@ -399,20 +402,28 @@ def _audit_entries(household_id: int) -> list[AuditEntry]:
         )
         .where(
             (AuditEntry.target_table == "household")
-            & (
-                (AuditEntry.target_ids == f"[{hid}]")
-                | AuditEntry.target_ids.startswith(f"[{hid},")
-                | AuditEntry.target_ids.endswith(f",{hid}]")
-                | AuditEntry.target_ids.contains(f",{hid},")
-            )
+            & (AuditEntry.target_ids == f"[{hid}]")
+            & (fn.LENGTH(AuditEntry.target_ids) < SINGLE_TARGET_LENGTH)
         )
         .order_by(AuditEntry.id.desc())
         .limit(AUDIT_ROWS)
     )
 
 
+# Columns derived from others: their changes add nothing a reader needs in a section's history.
+DERIVED_COLUMNS = frozenset(
+    {
+        "person.kana_key",
+        "income_declaration.masters_used",
+        "income_declaration.explanation",
+        "income_declaration.computed_at",
+    }
+)
+
+
 @functools.lru_cache(maxsize=512)
-def _column_label(qualified: str) -> str:
+def _column(qualified: str):
+    """The model field behind "table.column" (None when the table or column is unknown)."""
     from models import ALL_MODELS
 
     table, _, column = qualified.partition(".")
@@ -420,14 +431,25 @@ def _column_label(qualified: str) -> str:
         if model._meta.table_name == table:
             for f in model._meta.sorted_fields:
                 if f.column_name == column or f.name == column:
-                    return f.verbose_name or column
-    return qualified
+                    return f
+    return None
+
+
+def _column_label(qualified: str) -> str:
+    f = _column(qualified)
+    return (f.verbose_name or f.name) if f is not None else qualified
 
 
 def _shown(value, column: str = "") -> str | None:
+    """A value of the trail as staff read it: labels for codes, yen, 和暦, phone and postal codes."""
     if value is None:
         return None
-    if isinstance(value, str) and value.isdigit():
+    f = _column(column) if column else None
+    if isinstance(f, CodeField):
+        return f.label(value)
+    if isinstance(f, YenField) and isinstance(value, int) and not isinstance(value, bool):
+        return formatting.yen(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         # Stored digits shown the way people write them: 044-200-2948, 〒210-8577.
         try:
             if column.endswith("phone"):
@@ -446,6 +468,15 @@ def _shown(value, column: str = "") -> str | None:
     return str(value)
 
 
+def _is_bare_id(qualified: str, before, after) -> bool:
+    """A foreign key recorded as a row id (世帯: — → 12) means nothing to a reader: not shown."""
+    f = _column(qualified)
+    is_fk = f is not None and isinstance(f, ForeignKeyField)
+    return is_fk and all(
+        v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in (before, after)
+    )
+
+
 def _change_entries(household_id: int) -> list[ChangeEntry]:
     hid = str(household_id)
     rows = (
@@ -455,6 +486,7 @@ def _change_entries(household_id: int) -> list[ChangeEntry]:
         .where(
             (AuditEntry.target_table == "household")
             & (AuditEntry.target_ids == f"[{hid}]")
+            & (fn.LENGTH(AuditEntry.target_ids) < SINGLE_TARGET_LENGTH)
             & AuditEntry.fields.contains(".")
             & (AuditEntry.outcome == "allowed")
         )
@@ -473,11 +505,17 @@ def _change_entries(household_id: int) -> list[ChangeEntry]:
             continue
         lines = []
         for name in qualified:
+            if name in DERIVED_COLUMNS:
+                continue
             if name in changes:
                 before, after = changes[name]
+                if _is_bare_id(name, before, after):
+                    continue
                 lines.append(ChangeLine(_column_label(name), _shown(before, name), _shown(after, name)))
             else:
                 lines.append(ChangeLine(_column_label(name), None, None, hidden=True))
+        if not lines:
+            continue
         tables = frozenset(name.partition(".")[0] for name in qualified)
         entries.append(ChangeEntry(row.at, row.actor_login, row.action, tables, lines))
     return entries

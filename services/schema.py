@@ -40,7 +40,7 @@ INITIAL_EXTRAS = {
     ],
     "sqlite": [],
 }
-EXTRA_INDEX_NAMES = {"person_kana_key_pattern", "estate_name_kana_pattern"}
+EXTRA_INDEX_NAMES = {"person_kana_key_pattern", "estate_name_kana_pattern", "audit_entry_single_target"}
 
 
 def engine_name(database) -> str:

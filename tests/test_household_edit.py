@@ -307,3 +307,30 @@ def test_optimistic_locking_on_both_engines(engine_db):
     assert sorted(results) == ["conflict", "saved"]
     assert Household.get_by_id(hid).version == 2
     assert AuditEntry.select().where(AuditEntry.action == "household.update").count() == 1
+
+
+def test_a_save_refreshes_the_warnings_out_of_band(staff_client, household):
+    response = staff_client.post(
+        f"/staff/household/{household}/edit",
+        data=form_data(staff_client, contact_name="幸　一郎"),
+        headers=HX,
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    # The household has no guarantor: the warning comes back with the section, swapped out of band.
+    assert 'id="file-flags" hx-swap-oob="outerHTML"' in html
+    assert "現在の連帯保証人・緊急連絡人が登録されていません。" in html
+
+
+def test_a_form_opened_as_its_own_page_returns_to_the_file_after_saving(app, staff_client, household):
+    headers = {**HX, "HX-Current-URL": f"http://localhost/staff/household/{household}/edit"}
+    response = staff_client.post(
+        f"/staff/household/{household}/edit",
+        data=form_data(staff_client, contact_name="幸　一郎"),
+        headers=headers,
+    )
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == f"/staff/household/{household}#household"
+    assert stored(app, household).contact_name == "幸　一郎"
+    page = staff_client.get(f"/staff/household/{household}").get_data(as_text=True)
+    assert "世帯の情報を保存しました。" in page

@@ -584,8 +584,12 @@ def staff_stubs(app, allow_in_policy):
     if "staff.households.index" not in app.view_functions:
         app.add_url_rule("/staff/households/", endpoint="staff.households.index", view_func=lambda: "")
         allow_in_policy("staff.households.index", ["GET"], CITY)
-    app.add_url_rule("/staff/units/<int:unit_id>", endpoint="staff.units.index", view_func=lambda unit_id: "")
-    allow_in_policy("staff.units.index", ["GET"], CITY)
+    app.add_url_rule(
+        "/staff/disclosure/<int:request_id>",
+        endpoint="staff.disclosure.index",
+        view_func=lambda request_id: "",
+    )
+    allow_in_policy("staff.disclosure.index", ["GET"], CITY)
     return app
 
 
@@ -597,8 +601,8 @@ def test_navigation_lists_only_registered_endpoints(staff_stubs):
         registered = {rule.endpoint for rule in app.url_map.iter_rules()}
         staff = nav.items_for(FakeUser("staff"))
         expected = ["main.home"] + [e for e, _ in nav.NAVIGATION["staff"] if e in registered]
-        # units needs an argument: it cannot be a menu entry and is left out.
-        expected.remove("staff.units.index")
+        # disclosure needs an argument: it cannot be a menu entry and is left out.
+        expected.remove("staff.disclosure.index")
         assert [i.endpoint for i in staff] == expected
         assert staff[1].endpoint == "staff.households.index"
         assert [i.current for i in staff[:2]] == [False, True]
@@ -616,7 +620,7 @@ def test_signed_in_navigation_shows_a_new_screen_to_its_roles_only(staff_stubs, 
         page = Page(client.get("/").get_data(as_text=True))
         hrefs = [link["href"] for link in page.all("a", class_="site-nav__link")]
         assert ("/staff/households/" in hrefs) == (role in CITY), (role, hrefs)
-        assert not [href for href in hrefs if href.startswith("/staff/units/")]
+        assert not [href for href in hrefs if href.startswith("/staff/disclosure/")]
     staff = request.getfixturevalue("staff_client")
     response = staff.get("/staff/households/")
     assert response.status_code == 200

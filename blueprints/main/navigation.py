@@ -24,8 +24,10 @@ HOME = ("main.home", _l("ホーム"))
 # City staff screens (SPEC §3, §7-§10): the whole tenant file within the seven purposes.
 _STAFF = (
     ("staff.households.index", _l("世帯・入居者")),
-    ("staff.units.index", _l("団地・住戸")),
+    ("staff.estates.index", _l("団地・住戸")),
+    ("staff.estates.vacancies", _l("空き住戸")),
     ("staff.parking.index", _l("駐車場")),
+    ("staff.parking.inspections", _l("車検切れ")),
     ("staff.income.index", _l("収入申告")),
     ("staff.rent.index", _l("家賃決定")),
     ("staff.billing.index", _l("調定・収納")),

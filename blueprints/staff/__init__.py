@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from blueprints.staff.arrears import bp as arrears_bp
+from blueprints.staff.billing import bp as billing_bp
 from blueprints.staff.estates import bp as estates_bp
 from blueprints.staff.events import bp as events_bp
 from blueprints.staff.guarantors import bp as guarantors_bp
 from blueprints.staff.household import bp as household_bp
 from blueprints.staff.households import bp as households_bp
+from blueprints.staff.income import bp as income_bp
 from blueprints.staff.lookup import bp as lookup_bp
 from blueprints.staff.members import bp as members_bp
 from blueprints.staff.parking import bp as parking_bp
@@ -26,3 +29,6 @@ bp.register_blueprint(guarantors_bp)
 bp.register_blueprint(transfers_bp)
 bp.register_blueprint(estates_bp)
 bp.register_blueprint(parking_bp)
+bp.register_blueprint(income_bp)
+bp.register_blueprint(billing_bp)
+bp.register_blueprint(arrears_bp)

@@ -164,6 +164,7 @@ class DateInputField(_Normalising):
 
 
 _YEN = re.compile(r"[0-9]{1,12}")
+YEN_MAX = 999_999_999  # every amount column is a 32-bit integer; no household figure comes near
 
 
 class YenInputField(_Normalising):
@@ -176,7 +177,14 @@ class YenInputField(_Normalising):
         cleaned = cleaned.replace("￥", "").strip()
         if not _YEN.fullmatch(cleaned):
             raise ValueError("not yen")
+        if int(cleaned) > YEN_MAX:
+            raise ValueError("too large")
         return int(cleaned)
+
+    def message_for(self, exc):
+        if str(exc) == "too large":
+            return _l("金額は10億円未満で入力してください。")
+        return self.message
 
 
 class VersionField(HiddenField):
@@ -189,7 +197,7 @@ class VersionField(HiddenField):
 
     def process_formdata(self, valuelist):
         raw = valuelist[0] if valuelist else ""
-        if isinstance(raw, str) and raw.isdigit() and len(raw) < 10:
+        if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 10:
             self.data = int(raw)
         else:
             self.data = None
@@ -287,3 +295,140 @@ class DigitsField(_Normalising):
 
     def message_for(self, exc):
         return _l("%(max)s桁以内の数字で入力してください。", max=self.max_digits)
+
+
+_DECIMAL = re.compile(r"([0-9]{1,7})(?:\.([0-9]+))?")
+_THOUSANDS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
+
+
+class DecimalInputField(_Normalising):
+    """A decimal number (床面積, 係数 …): full width accepted, a unit after it (㎡, m2) dropped; at most
+    `places` decimal places (more is refused, never rounded silently); within minimum (exclusive when
+    exclusive_minimum) and maximum. The data is a Decimal with exactly `places` places."""
+
+    def __init__(
+        self,
+        label=None,
+        validators=None,
+        places: int = 2,
+        minimum=None,
+        maximum=None,
+        exclusive_minimum: bool = False,
+        **kwargs,
+    ):
+        super().__init__(label, validators, **kwargs)
+        from decimal import Decimal
+
+        self.places = places
+        self.minimum = None if minimum is None else Decimal(str(minimum))
+        self.maximum = None if maximum is None else Decimal(str(maximum))
+        self.exclusive_minimum = exclusive_minimum
+
+    def normalise(self, text):
+        from decimal import Decimal
+
+        cleaned = unicodedata.normalize("NFKC", text).strip().replace(" ", "")
+        for unit in ("m2", "m²", "平方メートル", "平米"):
+            cleaned = cleaned.removesuffix(unit)
+        if _THOUSANDS.fullmatch(cleaned):
+            cleaned = cleaned.replace(",", "")
+        match = _DECIMAL.fullmatch(cleaned)
+        if not match:
+            raise ValueError(self._range_message())
+        if len(match.group(2) or "") > self.places:
+            raise ValueError(_l("小数点以下%(places)s桁までで入力してください。", places=self.places))
+        value = Decimal(cleaned).quantize(Decimal(1).scaleb(-self.places))
+        too_low = self.minimum is not None and (
+            value <= self.minimum if self.exclusive_minimum else value < self.minimum
+        )
+        if too_low or (self.maximum is not None and value > self.maximum):
+            raise ValueError(self._range_message())
+        return value
+
+    def _range_message(self):
+        low, high = self.minimum, self.maximum
+        if low is not None and high is not None:
+            if self.exclusive_minimum:
+                return _l("%(min)sより大きく%(max)s以下の数で入力してください。", min=low, max=high)
+            return _l("%(min)sから%(max)sまでの数で入力してください。", min=low, max=high)
+        return _l("数で入力してください（例: 60.25）。")
+
+    def message_for(self, exc):
+        return exc.args[0] if exc.args else self._range_message()
+
+    def display(self, value):
+        from decimal import Decimal
+
+        return format(Decimal(value), f".{self.places}f")
+
+
+class MonthInputField(DateInputField):
+    """A month typed in 西暦 or 和暦 (2026-05, 2026/5, 202605, 2026年5月, 令和8年5月, R8.5; a whole date
+    is taken as its month). The data is the first day of the month, shown back as 2026-05."""
+
+    def normalise(self, text):
+        from datetime import date
+
+        cleaned = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+        match = re.fullmatch(r"([0-9]{4})(?:[./-]([0-9]{1,2})|([0-9]{2}))", cleaned)
+        if match:
+            month = int(match.group(2) or match.group(3))
+            if int(match.group(1)) < 1 or not 1 <= month <= 12:
+                raise ValueError("no such month")
+            return date(int(match.group(1)), month, 1)
+        candidates = [cleaned]
+        if cleaned.endswith("月"):
+            candidates.insert(0, cleaned + "1日")
+        separator = re.search(r"[./-]", cleaned)
+        if separator:
+            candidates.insert(0, cleaned + separator.group(0) + "1")
+        for candidate in candidates:
+            try:
+                return wareki.parse_date(candidate).replace(day=1)
+            except ValueError:
+                continue
+        raise ValueError("not a month")
+
+    def message_for(self, exc):
+        return _l("月は 2026-05 または 令和8年5月 の形で入力してください。")
+
+    def display(self, value):
+        return f"{value.year:04d}-{value.month:02d}"
+
+
+class TimeInputField(_Normalising):
+    """A time of day: 14:05, 1405, 14時5分, full width too. The data is a datetime.time."""
+
+    message = _l("時刻は 14:05 の形で入力してください。")
+
+    def normalise(self, text):
+        from datetime import time
+
+        cleaned = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+        match = re.fullmatch(
+            r"([0-9]{1,2})(?::|時)([0-9]{1,2})分?|([0-9]{2})([0-9]{2})|([0-9]{1,2})時", cleaned
+        )
+        if not match:
+            raise ValueError("not a time")
+        if match.group(5):
+            hour, minute = int(match.group(5)), 0
+        else:
+            hour = int(match.group(1) or match.group(3))
+            minute = int(match.group(2) or match.group(4))
+        if hour > 23 or minute > 59:
+            raise ValueError("no such time")
+        return time(hour, minute)
+
+    def display(self, value):
+        return value.strftime("%H:%M")
+
+
+class AddressField(_Normalising):
+    """A Japanese address: NFKC like TextField, but a space next to Japanese text stays full width
+    (富士見4丁目2番　市営富士見住宅), as addresses are written and kept, so saving unchanged text changes nothing."""
+
+    message = _l("使えない文字（制御文字など）が含まれています。")
+
+    def normalise(self, text):
+        value = kana.normalize_text(text)
+        return re.sub(r"(?<=[^\x00-\x7f]) | (?=[^\x00-\x7f])", kana.IDEOGRAPHIC_SPACE, value)

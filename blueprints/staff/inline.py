@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -75,16 +76,23 @@ def form_response(template: str, *, status: int = 200, title: str = "", househol
     )
 
 
-def section_html(household, section: str) -> str:
-    """One section of the household file, rendered from the database as it is now."""
+def section_html(household, section: str, *, flags: bool = True) -> str:
+    """One section of the household file, rendered from the database as it is now; with flags, the
+    warnings at the top of the page too, swapped out of band (a save can add or clear one)."""
     file = household_file.load(household, keyring=keyring_for(current_app.config))
-    return render_template(
-        "staff/household/_section.html",
-        id=section,
-        file=file,
-        label=household_file.label,
-        mask_account=household_file.mask_account,
-    )
+    context = {"file": file, "label": household_file.label, "mask_account": household_file.mask_account}
+    html = render_template("staff/household/_section.html", id=section, **context)
+    if flags:
+        html += render_template("staff/household/_flags.html", oob=True, **context)
+    return html
+
+
+def on_household_page(household) -> bool:
+    """Whether the htmx request comes from the household page (where the sections are to swap)."""
+    current = request.headers.get("HX-Current-URL")
+    if not current:
+        return True  # htmx always sends it; without it, nothing says the page is elsewhere
+    return urlsplit(current).path == url_for("staff.household.show", household_id=household.id)
 
 
 def toast_header(message: str, level: str = "success") -> str:
@@ -94,6 +102,14 @@ def toast_header(message: str, level: str = "success") -> str:
 
 def saved(household, section: str, message: str):
     """After a save: the section again (htmx) or a redirect to it (a plain form post)."""
+    if wants_fragment() and not on_household_page(household):
+        # The form was open as a page of its own (a link opened in a new tab): go to the file.
+        flash(message, "success")
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = (
+            url_for("staff.household.show", household_id=household.id) + f"#{section}"
+        )
+        return response
     if wants_fragment():
         response = make_response(section_html(household, section))
         response.headers["HX-Retarget"] = f"#{section}"
