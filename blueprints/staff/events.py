@@ -364,9 +364,11 @@ def _members_for(household_id: int, *, exclude_head: bool = False):
 
 def _preselect(form, person_id: int | None, household_id: int) -> None:
     """A member chosen by the link (転出/死亡 of this member) when the form opens."""
-    if request.method == "GET" and person_id is not None:
-        if Person.get_or_none((Person.id == person_id) & (Person.household == household_id)) is None:
-            abort(404)
+    if person_id is None:
+        return
+    if Person.get_or_none((Person.id == person_id) & (Person.household == household_id)) is None:
+        abort(404)  # another household's member named in the URL: not found, whatever the method
+    if request.method == "GET":
         form.person.data = str(person_id)
 
 

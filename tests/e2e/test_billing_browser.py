@@ -11,6 +11,7 @@ import pytest
 from extensions import db
 from models import Payment
 from services import billing
+from tests.e2e.helpers import enroll_and_sign_in
 from tests.e2e.test_household_edit_browser import sign_in_staff
 from tests.e2e.test_login_browser import authenticator, origin, problems  # noqa: F401 - fixtures
 
@@ -115,20 +116,11 @@ def test_the_other_forms_open_in_place(
 
 def sign_in_officer(app, page, origin, login_id="kacho"):  # noqa: F811
     """Seed the demo city, enroll an officer with the virtual authenticator and sign in."""
-    from tests.e2e.test_login_browser import LINK
     from tests.test_household_page import full_household
 
-    seeded = app.test_cli_runner().invoke(args=["seed", "demo"])
-    assert seeded.exit_code == 0, seeded.output
-    created = app.test_cli_runner().invoke(
-        args=["users", "create", "--role", "officer", "--name", "川崎 課長", "--login-id", login_id]
+    enroll_and_sign_in(
+        app, page, origin, role="officer", login_id=login_id, name="川崎 課長", device="課長PC", seed=True
     )
-    page.goto(LINK.search(created.output).group(1))
-    page.get_by_label("認証器の名前").fill("課長PC")
-    page.get_by_role("button", name="認証器を登録").click()
-    page.wait_for_url(origin + "/login")
-    page.get_by_role("button", name="認証器でログイン").click()
-    page.wait_for_url(origin + "/")
     return full_household(app)
 
 

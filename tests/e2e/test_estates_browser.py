@@ -11,6 +11,7 @@ import pytest
 from extensions import db
 from models import Unit, UnitYearFigure
 from services import estates as service
+from tests.e2e.helpers import without_javascript
 from tests.e2e.test_household_edit_browser import sign_in_staff
 from tests.e2e.test_login_browser import authenticator, origin, problems  # noqa: F401 - fixtures
 
@@ -126,10 +127,7 @@ def test_edit_a_unit_without_javascript(app, browser, page, origin, authenticato
     sign_in_staff(app, page, origin, login_id="saiwai2")
     with app.app_context(), db.connection_context():
         uid = Unit.select(Unit.id).where(Unit.status == "vacant").order_by(Unit.id).first().id
-    plain = browser.new_context(
-        viewport={"width": 1366, "height": 768}, locale="ja-JP", java_script_enabled=False
-    )
-    plain.add_cookies(page.context.cookies())
+    plain = without_javascript(browser, page)
     nojs = plain.new_page()
     try:
         nojs.goto(f"{origin}/staff/estates/units/{uid}")

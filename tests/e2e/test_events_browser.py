@@ -12,23 +12,15 @@ from extensions import db
 from models import Charge, Household, Person
 from rules import household as rules
 from rules.filters import today_tokyo
-from tests.e2e.test_login_browser import LINK, authenticator, origin, problems  # noqa: F401 - fixtures
+from tests.e2e.helpers import enroll_and_sign_in
+from tests.e2e.test_login_browser import authenticator, origin, problems  # noqa: F401 - fixtures
 from tests.test_household_events import make_family, previous_month_15th
 
 pytestmark = pytest.mark.browser
 
 
 def sign_in_staff(app, page, origin):  # noqa: F811
-    result = app.test_cli_runner().invoke(
-        args=["users", "create", "--role", "staff", "--name", "幸 次郎", "--login-id", "saiwai"]
-    )
-    assert result.exit_code == 0, result.output
-    page.goto(LINK.search(result.output).group(1))
-    page.get_by_label("認証器の名前").fill("窓口PC")
-    page.get_by_role("button", name="認証器を登録").click()
-    page.wait_for_url(origin + "/login")
-    page.get_by_role("button", name="認証器でログイン").click()
-    page.wait_for_url(origin + "/")
+    enroll_and_sign_in(app, page, origin)
 
 
 def test_leave_inline_and_move_out(app, page, origin, authenticator, screenshot, problems):  # noqa: F811

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_login_browser import LINK, authenticator, origin, problems  # noqa: F401 - fixtures
+from tests.e2e.helpers import enroll_and_sign_in
+from tests.e2e.test_login_browser import authenticator, origin, problems  # noqa: F401 - fixtures
 from tests.test_household_page import full_household
 
 pytestmark = pytest.mark.browser
 
 
 def test_household_file_in_the_browser(app, page, origin, authenticator, screenshot, problems):  # noqa: F811
-    seeded = app.test_cli_runner().invoke(args=["seed", "demo"])
-    assert seeded.exit_code == 0, seeded.output
+    enroll_and_sign_in(app, page, origin, seed=True)
     hid = full_household(app)
-    result = app.test_cli_runner().invoke(
-        args=["users", "create", "--role", "staff", "--name", "幸 次郎", "--login-id", "saiwai"]
-    )
-    page.goto(LINK.search(result.output).group(1))
-    page.get_by_label("認証器の名前").fill("窓口PC")
-    page.get_by_role("button", name="認証器を登録").click()
-    page.wait_for_url(origin + "/login")
-    page.get_by_role("button", name="認証器でログイン").click()
-    page.wait_for_url(origin + "/")
 
     page.goto(f"{origin}/staff/household/{hid}")
     for heading in ("世帯", "世帯員", "連帯保証人・緊急連絡人", "調定・収納", "駐車場", "滞納対応", "履歴"):

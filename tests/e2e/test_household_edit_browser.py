@@ -7,7 +7,8 @@ import pytest
 
 from extensions import db
 from models import Household
-from tests.e2e.test_login_browser import LINK, authenticator, origin, problems  # noqa: F401 - fixtures
+from tests.e2e.helpers import enroll_and_sign_in, without_javascript
+from tests.e2e.test_login_browser import authenticator, origin, problems  # noqa: F401 - fixtures
 from tests.test_household_page import full_household
 
 pytestmark = pytest.mark.browser
@@ -15,17 +16,7 @@ pytestmark = pytest.mark.browser
 
 def sign_in_staff(app, page, origin, login_id="saiwai"):  # noqa: F811
     """Seed the demo city, enroll a staff member with the virtual authenticator and sign in."""
-    seeded = app.test_cli_runner().invoke(args=["seed", "demo"])
-    assert seeded.exit_code == 0, seeded.output
-    result = app.test_cli_runner().invoke(
-        args=["users", "create", "--role", "staff", "--name", "幸 次郎", "--login-id", login_id]
-    )
-    page.goto(LINK.search(result.output).group(1))
-    page.get_by_label("認証器の名前").fill("窓口PC")
-    page.get_by_role("button", name="認証器を登録").click()
-    page.wait_for_url(origin + "/login")
-    page.get_by_role("button", name="認証器でログイン").click()
-    page.wait_for_url(origin + "/")
+    enroll_and_sign_in(app, page, origin, login_id=login_id, seed=True)
     return full_household(app)
 
 
@@ -102,10 +93,7 @@ def test_a_conflict_shows_both_versions(app, page, origin, authenticator, proble
 
 def test_the_same_edit_without_javascript(app, browser, page, origin, authenticator, screenshot):  # noqa: F811
     hid = sign_in_staff(app, page, origin)
-    plain = browser.new_context(
-        viewport={"width": 1366, "height": 768}, locale="ja-JP", java_script_enabled=False
-    )
-    plain.add_cookies(page.context.cookies())
+    plain = without_javascript(browser, page)
     nojs = plain.new_page()
     try:
         nojs.goto(f"{origin}/staff/household/{hid}")

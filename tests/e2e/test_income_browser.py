@@ -10,7 +10,8 @@ import pytest
 
 from extensions import db
 from models import IncomeDeclaration
-from tests.e2e.test_login_browser import LINK, authenticator, origin, problems  # noqa: F401 - fixtures
+from tests.e2e.helpers import enroll_and_sign_in, without_javascript
+from tests.e2e.test_login_browser import authenticator, origin, problems  # noqa: F401 - fixtures
 from tests.factories import make_household, make_person, make_tenancy
 
 pytestmark = pytest.mark.browser
@@ -18,16 +19,7 @@ pytestmark = pytest.mark.browser
 
 def sign_in_staff(app, page, origin):  # noqa: F811
     """Enroll a staff member with the virtual authenticator and sign in."""
-    result = app.test_cli_runner().invoke(
-        args=["users", "create", "--role", "staff", "--name", "収入 担当", "--login-id", "shunyu"]
-    )
-    assert result.exit_code == 0, result.output
-    page.goto(LINK.search(result.output).group(1))
-    page.get_by_label("認証器の名前").fill("窓口PC")
-    page.get_by_role("button", name="認証器を登録").click()
-    page.wait_for_url(origin + "/login")
-    page.get_by_role("button", name="認証器でログイン").click()
-    page.wait_for_url(origin + "/")
+    enroll_and_sign_in(app, page, origin, login_id="shunyu", name="収入 担当")
 
 
 def couple(app) -> int:
@@ -116,10 +108,7 @@ def test_enter_a_two_member_household_inline(app, page, origin, authenticator, s
 def test_the_same_entry_without_javascript(app, browser, page, origin, authenticator, screenshot):  # noqa: F811
     sign_in_staff(app, page, origin)
     hid = couple(app)
-    plain = browser.new_context(
-        viewport={"width": 1366, "height": 768}, locale="ja-JP", java_script_enabled=False
-    )
-    plain.add_cookies(page.context.cookies())
+    plain = without_javascript(browser, page)
     nojs = plain.new_page()
     try:
         nojs.goto(f"{origin}/staff/household/{hid}")

@@ -8,7 +8,8 @@ import pytest
 
 from extensions import db
 from models import Person
-from tests.e2e.test_login_browser import LINK, authenticator, origin, problems  # noqa: F401 - fixtures
+from tests.e2e.helpers import enroll_and_sign_in, without_javascript
+from tests.e2e.test_login_browser import authenticator, origin, problems  # noqa: F401 - fixtures
 from tests.test_household_page import full_household
 
 pytestmark = pytest.mark.browser
@@ -49,19 +50,9 @@ def test_edit_a_member_inline_and_without_javascript(
     screenshot,
     problems,  # noqa: F811
 ):
-    seeded = app.test_cli_runner().invoke(args=["seed", "demo"])
-    assert seeded.exit_code == 0, seeded.output
+    enroll_and_sign_in(app, page, origin, seed=True)
     hid = full_household(app)
     member = member_of(app, hid)
-    result = app.test_cli_runner().invoke(
-        args=["users", "create", "--role", "staff", "--name", "幸 次郎", "--login-id", "saiwai"]
-    )
-    page.goto(LINK.search(result.output).group(1))
-    page.get_by_label("認証器の名前").fill("窓口PC")
-    page.get_by_role("button", name="認証器を登録").click()
-    page.wait_for_url(origin + "/login")
-    page.get_by_role("button", name="認証器でログイン").click()
-    page.wait_for_url(origin + "/")
 
     # --- with htmx: the form opens in the section, a wrong phone number is refused beside the field ----
     page.goto(f"{origin}/staff/household/{hid}#members")
@@ -100,11 +91,8 @@ def test_edit_a_member_inline_and_without_javascript(
     screenshot("members-saved-with-toast-ja")
 
     # --- without JavaScript: the same links are pages, the save comes back to the household page ------
-    context = browser.new_context(
-        viewport={"width": 1366, "height": 768}, locale="ja-JP", java_script_enabled=False
-    )
+    context = without_javascript(browser, page)
     try:
-        context.add_cookies(page.context.cookies())
         plain = context.new_page()
         plain.set_default_timeout(10_000)
         plain.goto(f"{origin}/staff/household/{hid}#members")

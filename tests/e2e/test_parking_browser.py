@@ -10,6 +10,7 @@ import pytest
 from extensions import db
 from models import ParkingContract, ParkingSpace, Vehicle
 from rules import wareki
+from tests.e2e.helpers import without_javascript
 from tests.e2e.test_household_edit_browser import sign_in_staff
 from tests.e2e.test_login_browser import authenticator, origin, problems  # noqa: F401 - fixtures
 
@@ -106,10 +107,7 @@ def test_update_the_inspection_inline(app, page, origin, authenticator, screensh
 def test_the_same_update_without_javascript(app, browser, page, origin, authenticator, screenshot):  # noqa: F811
     hid = sign_in_staff(app, page, origin)
     vehicle = current_vehicle(app, hid)
-    plain = browser.new_context(
-        viewport={"width": 1366, "height": 768}, locale="ja-JP", java_script_enabled=False
-    )
-    plain.add_cookies(page.context.cookies())
+    plain = without_javascript(browser, page)
     nojs = plain.new_page()
     try:
         nojs.goto(f"{origin}/staff/household/{hid}#parking")

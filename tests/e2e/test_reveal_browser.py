@@ -11,7 +11,8 @@ from extensions import db
 from rules import mynumber as rules
 from services import mynumber
 from services.vault import keyring_for
-from tests.e2e.test_login_browser import LINK, authenticator, origin, problems  # noqa: F401 - fixtures
+from tests.e2e.helpers import enroll_and_sign_in
+from tests.e2e.test_login_browser import authenticator, origin, problems  # noqa: F401 - fixtures
 from tests.factories import make_person
 
 pytestmark = pytest.mark.browser
@@ -24,15 +25,7 @@ def test_reveal_with_purpose_and_step_up(app, page, origin, authenticator, scree
             name="川崎 花子", name_kana="カワサキ ハナコ", kana_key="カワサキハナコ", sex="female"
         )
         mynumber.store(person, number, checked_against_document=True, keyring=keyring_for(app.config))
-    result = app.test_cli_runner().invoke(
-        args=["users", "create", "--role", "staff", "--name", "幸 次郎", "--login-id", "saiwai"]
-    )
-    page.goto(LINK.search(result.output).group(1))
-    page.get_by_label("認証器の名前").fill("窓口PC")
-    page.get_by_role("button", name="認証器を登録").click()
-    page.wait_for_url(origin + "/login")
-    page.get_by_role("button", name="認証器でログイン").click()
-    page.wait_for_url(origin + "/")
+    enroll_and_sign_in(app, page, origin)
 
     page.goto(f"{origin}/staff/persons/{person.id}/my-number")
     shown = page.get_by_test_id("my-number")

@@ -6,23 +6,14 @@ import re
 
 import pytest
 
-from tests.e2e.test_login_browser import LINK, authenticator, origin, problems  # noqa: F401 - fixtures
+from tests.e2e.helpers import enroll_and_sign_in
+from tests.e2e.test_login_browser import authenticator, origin, problems  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
 
 def test_search_demo_city(app, page, origin, authenticator, screenshot, problems):  # noqa: F811
-    runner = app.test_cli_runner()
-    assert runner.invoke(args=["seed", "demo"]).exit_code == 0
-    result = runner.invoke(
-        args=["users", "create", "--role", "staff", "--name", "中原 三郎", "--login-id", "nakahara"]
-    )
-    page.goto(LINK.search(result.output).group(1))
-    page.get_by_label("認証器の名前").fill("窓口PC")
-    page.get_by_role("button", name="認証器を登録").click()
-    page.wait_for_url(origin + "/login")
-    page.get_by_role("button", name="認証器でログイン").click()
-    page.wait_for_url(origin + "/")
+    enroll_and_sign_in(app, page, origin, login_id="nakahara", name="中原 三郎", seed=True)
 
     page.goto(f"{origin}/staff/households/")
     page.get_by_label("検索語").fill("ヤマ")

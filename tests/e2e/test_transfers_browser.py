@@ -10,7 +10,8 @@ import pytest
 
 from extensions import db
 from models import BankTransfer, Guarantor
-from tests.e2e.test_login_browser import LINK, authenticator, origin, problems  # noqa: F401 - fixtures
+from tests.e2e.helpers import enroll_and_sign_in, without_javascript
+from tests.e2e.test_login_browser import authenticator, origin, problems  # noqa: F401 - fixtures
 from tests.factories import make_household, make_person, make_tenancy
 
 pytestmark = pytest.mark.browser
@@ -23,15 +24,7 @@ def sign_in(app, page, origin):  # noqa: F811
         make_person(household, name="川崎　太郎", name_kana="カワサキ　タロウ")
         make_tenancy(household)
         hid = household.id
-    result = app.test_cli_runner().invoke(
-        args=["users", "create", "--role", "staff", "--name", "幸 次郎", "--login-id", "saiwai"]
-    )
-    page.goto(LINK.search(result.output).group(1))
-    page.get_by_label("認証器の名前").fill("窓口PC")
-    page.get_by_role("button", name="認証器を登録").click()
-    page.wait_for_url(origin + "/login")
-    page.get_by_role("button", name="認証器でログイン").click()
-    page.wait_for_url(origin + "/")
+    enroll_and_sign_in(app, page, origin)
     return hid
 
 
@@ -130,10 +123,7 @@ def test_register_a_transfer_and_add_a_guarantor(app, page, origin, authenticato
 
 def test_register_by_code_without_javascript(app, browser, page, origin, authenticator, screenshot):  # noqa: F811
     hid = sign_in(app, page, origin)
-    plain = browser.new_context(
-        viewport={"width": 1366, "height": 768}, locale="ja-JP", java_script_enabled=False
-    )
-    plain.add_cookies(page.context.cookies())
+    plain = without_javascript(browser, page)
     nojs = plain.new_page()
     try:
         nojs.goto(f"{origin}/staff/household/{hid}")
