@@ -6,7 +6,7 @@
   then marked 完了 or 不履行.
 - 問合せ: an inquiry logged (受付日時, 受付方法, 件名, 内容, 回答, 状態), edited, closed (完了).
 
-The same inline flow as every section (blueprints.staff.inline; create_flow and locked_edit from
+The same inline flow as every section (blueprints.staff.inline; inline.create_record and locked_edit from
 blueprints.staff.billing); the rules live in services.arrears.
 """
 
@@ -22,7 +22,7 @@ from wtforms import RadioField, SelectField, ValidationError
 
 from blueprints.context import audit_context
 from blueprints.staff import inline
-from blueprints.staff.billing import CHOOSE, create_flow, locked_edit, read_only
+from blueprints.staff.billing import CHOOSE, locked_edit, read_only
 from blueprints.staff.fields import (
     DateInputField,
     MonthInputField,
@@ -99,7 +99,7 @@ def action_new(household_id: int):
     def create(f):
         arrears.record_action(household.id, f.values(), **audit_context())
 
-    return create_flow(
+    return inline.create_record(
         form=form,
         household=household,
         section=ARREARS,
@@ -203,7 +203,7 @@ def plan_new(household_id: int):
     def create(f):
         arrears.create_plan(household.id, f.values(), **audit_context())
 
-    return create_flow(
+    return inline.create_record(
         form=form,
         household=household,
         section=ARREARS,
@@ -354,7 +354,7 @@ def inquiry_new(household_id: int):
     def create(f):
         arrears.create_inquiry(household.id, f.values(), **audit_context())
 
-    return create_flow(
+    return inline.create_record(
         form=form,
         household=household,
         section=INQUIRIES,

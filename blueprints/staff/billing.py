@@ -15,7 +15,6 @@ the section again with a toast; without JavaScript the same URLs are whole pages
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from flask import Blueprint, abort, request
@@ -42,7 +41,7 @@ from extensions import db
 from models import Charge, Payment, RentReduction
 from models.tenancy import REDUCTION_KINDS, REDUCTION_REASONS
 from rules.filters import today_tokyo
-from services import billing, editing, household_file
+from services import billing, household_file
 
 bp = Blueprint("billing", __name__, url_prefix="/household")
 
@@ -52,46 +51,6 @@ CHOOSE = _l("一覧から選んでください。")
 
 
 # --- the flow shared by the forms that create a record (arrears.py uses it too) ----------------------
-
-
-def attach(form, exc: editing.RuleViolation) -> None:
-    """A rule's message beside its field (or above the form)."""
-    if exc.field and exc.field in form:
-        form[exc.field].errors = [*form[exc.field].errors, exc.message]
-    else:
-        form.form_errors.append(exc.message)
-
-
-def create_flow(
-    *,
-    form,
-    household,
-    section: str,
-    template: str,
-    title: str,
-    message: str,
-    create: Callable,
-    context: Mapping | None = None,
-):
-    """GET: the empty form. POST: validate, create(form) (RuleViolation → 422 beside the field), then
-    the section again with a toast, or a redirect (303) without JavaScript."""
-    context = {
-        "form": form,
-        "household": household,
-        "section": section,
-        "label": household_file.label,
-        **(context or {}),
-    }
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                create(form)
-            except editing.RuleViolation as exc:
-                attach(form, exc)
-            else:
-                return inline.saved(household, section, message)
-        return inline.form_response(template, status=422, title=title, **context)
-    return inline.form_response(template, title=title, **context)
 
 
 def locked_edit(**arguments):
@@ -256,7 +215,7 @@ def reduction_new(household_id: int):
     def create(f):
         billing.create_reduction(household.id, f.values(), **audit_context())
 
-    return create_flow(
+    return inline.create_record(
         form=form,
         household=household,
         section=REDUCTIONS,
@@ -522,7 +481,7 @@ def payment_new(household_id: int):
             **audit_context(),
         )
 
-    return create_flow(
+    return inline.create_record(
         form=form,
         household=household,
         section=CHARGES,

@@ -331,7 +331,7 @@ def _edit(
             context.update(instance=current, conflict=rows)
             return _form_response(template, status=409, title=title, **context)
         except editing.RuleViolation as exc:
-            _attach(form, exc)
+            inline.attach(form, exc)
             return _form_response(template, status=422, title=title, **context)
         return _saved(
             page_url=page_url,
@@ -341,15 +341,6 @@ def _edit(
             also=also if changes else (),
         )
     return _form_response(template, title=title, **context)
-
-
-def _attach(form, exc: editing.RuleViolation) -> None:
-    """Put a rule's message beside its field (or above the form)."""
-    target = form[exc.field] if exc.field and exc.field in form else None
-    if target is not None:
-        target.errors = [*target.errors, exc.message]
-    else:
-        form.form_errors.append(exc.message)
 
 
 # --- the estate's facts ----------------------------------------------------------------------------------------

@@ -269,15 +269,6 @@ def _household(household_id: int, section: str):
     return inline.household_or_404(household_id, section=section)
 
 
-def _attach(form, exc) -> None:
-    """A refusal's message beside its field (or at the top of the form)."""
-    message = str(exc.message)
-    if exc.field and exc.field in form:
-        form[exc.field].errors = [*form[exc.field].errors, message]
-    else:
-        form.form_errors.append(message)
-
-
 def _render_section(file, section: str, **extra) -> str:
     return render_template(
         "staff/household/_section.html",
@@ -344,14 +335,14 @@ def _event_form(household, form, *, template, title, section, run, others=(), re
         try:
             result = run(form)
         except events.IncomeOverLimit as exc:
-            _attach(form, exc)
+            inline.attach(form, exc)
             context["income_check"] = exc.check
             return inline.form_response(template, status=422, **context)
         except events.RuleViolation as exc:
-            _attach(form, exc)
+            inline.attach(form, exc)
             return inline.form_response(template, status=422, **context)
         except events.EventConflict as exc:
-            _attach(form, exc)
+            inline.attach(form, exc)
             return inline.form_response(template, status=409, **context)
         return _done(household, result, section, others, reload)
     return inline.form_response(template, **context)
@@ -641,7 +632,7 @@ def move_out(household_id: int):
     try:
         return _preview(household, form)
     except events.RuleViolation as exc:
-        _attach(form, exc)
+        inline.attach(form, exc)
         return _move_out_form(household, form, 422)
 
 
@@ -665,9 +656,9 @@ def move_out_confirm(household_id: int):
         try:
             return _preview(household, form, status=409)
         except events.RuleViolation as refusal:
-            _attach(form, refusal)
+            inline.attach(form, refusal)
             return _move_out_form(household, form, 422)
     except events.RuleViolation as exc:
-        _attach(form, exc)
+        inline.attach(form, exc)
         return _move_out_form(household, form, 422)
     return _done(household, result, "household", reload=True)

@@ -149,6 +149,48 @@ def _display(field, value) -> str:
     return str(value)
 
 
+def attach(form, exc: editing.RuleViolation) -> None:
+    """A business rule's refusal shown beside its field, or above the form when it names none."""
+    message = str(exc.message)
+    if exc.field and exc.field in form:
+        form[exc.field].errors = [*form[exc.field].errors, message]
+    else:
+        form.form_errors.append(message)
+
+
+def create_record(
+    *,
+    form,
+    household,
+    section: str,
+    template: str,
+    title: str,
+    message: str,
+    create: Callable,
+    context: Mapping | None = None,
+):
+    """The creating twin of edit_record. GET: the empty form. POST: validate, create(form) (a
+    RuleViolation → 422 beside its field), then the section again with a toast, or a redirect (303)
+    without JavaScript."""
+    context = {
+        "form": form,
+        "household": household,
+        "section": section,
+        "label": household_file.label,
+        **(context or {}),
+    }
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                create(form)
+            except editing.RuleViolation as exc:
+                attach(form, exc)
+            else:
+                return saved(household, section, message)
+        return form_response(template, status=422, title=title, **context)
+    return form_response(template, title=title, **context)
+
+
 def edit_record(
     *,
     form,
@@ -196,11 +238,7 @@ def edit_record(
             context.update(instance=current, conflict=rows)
             return form_response(template, status=409, title=title, **context)
         except editing.RuleViolation as exc:
-            target = form[exc.field] if exc.field and exc.field in form else None
-            if target is not None:
-                target.errors = [*target.errors, exc.message]
-            else:
-                form.form_errors.append(exc.message)
+            attach(form, exc)
             return form_response(template, status=422, title=title, **context)
         if after_save is not None:
             after_save(instance, changes)

@@ -96,14 +96,6 @@ def _read_only(household, person):
     )
 
 
-def _attach(form, exc: editing.RuleViolation) -> None:
-    """A rule's message beside its field (or above the form)."""
-    if exc.field and exc.field in form:
-        form[exc.field].errors = [*form[exc.field].errors, exc.message]
-    else:
-        form.form_errors.append(exc.message)
-
-
 def relation_choices(person: Person):
     """本人 for the head (changing the head is 承継, a household event); every other relation for the rest."""
     if person.is_head:
@@ -344,7 +336,7 @@ def welfare_new(household_id: int, person_id: int):
                     person, form.values(), household_id=household.id, **audit_context()
                 )
             except editing.RuleViolation as exc:
-                _attach(form, exc)
+                inline.attach(form, exc)
             else:
                 return inline.saved(household, SECTION, _("生活保護の期間を登録しました。"))
         return inline.form_response(template, status=422, title=title, **context)

@@ -254,14 +254,6 @@ def _vehicle_or_404(household, vehicle_id: int) -> Vehicle:
     return vehicle
 
 
-def _attach(form, exc: editing.RuleViolation) -> None:
-    target = form[exc.field] if exc.field and exc.field in form else None
-    if target is not None:
-        target.errors = [*target.errors, exc.message]
-    else:
-        form.form_errors.append(exc.message)
-
-
 def _submit(form, *, household, template: str, title: str, run, message: str, context=None):
     """GET: the form. POST: validate, run the service, answer 422 / 409 / the section (or 303)."""
     context = dict(context or {})
@@ -281,7 +273,7 @@ def _submit(form, *, household, template: str, title: str, run, message: str, co
         )
         return inline.form_response(template, status=409, title=title, household=household, **context)
     except editing.RuleViolation as exc:
-        _attach(form, exc)
+        inline.attach(form, exc)
         return inline.form_response(template, status=422, title=title, household=household, **context)
     return inline.saved(household, SECTION, message if changed != {} else _("変更はありませんでした。"))
 
@@ -649,7 +641,7 @@ def _lot_edit(form, *, lot, instance, template, title, values, message, action, 
         context.update(conflict=inline.conflict_rows(form, current, form.columns), instance=current)
         return _lot_form(template, lot=lot, title=title, status=409, **context)
     except editing.RuleViolation as exc:
-        _attach(form, exc)
+        inline.attach(form, exc)
         return _lot_form(template, lot=lot, title=title, status=422, **context)
     return _lot_saved(lot, message if changes else _("変更はありませんでした。"))
 
@@ -742,7 +734,7 @@ def add_spaces(lot_id: int):
     try:
         created = service.add_spaces(found, form.numbers(), form.monthly_fee.data, **audit_context())
     except editing.RuleViolation as exc:
-        _attach(form, exc)
+        inline.attach(form, exc)
         return _lot_form(template, lot=found, title=title, status=422, form=form)
     return _lot_saved(found, _("%(count)s区画を追加しました。", count=len(created)))
 

@@ -342,10 +342,7 @@ def register(household_id: int):
         context["conflict"] = _conflict_rows(form, exc.current)
         return _confirmation(form, exc.current, context, status=409)
     except editing.RuleViolation as exc:
-        if exc.field and exc.field in form:
-            form[exc.field].errors = [*form[exc.field].errors, exc.message]
-        else:
-            form.form_errors.append(exc.message)
+        inline.attach(form, exc)
         return _from_top(inline.form_response(FORM_TEMPLATE, status=422, **context))
     return inline.saved(household, SECTION, _("口座振替を登録しました。"))
 
