@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 
 from blueprints.audit.commands import audit_cli
 from blueprints.auth.commands import users_cli
+from blueprints.staff.rent_commands import rent_cli
 from extensions import db
 
 db_cli = AppGroup("db", help="データベースのスキーマ (migrations).")
@@ -111,3 +112,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(rent_cli)

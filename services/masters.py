@@ -7,8 +7,16 @@ from decimal import Decimal
 
 from peewee import fn
 
-from models.masters import PARAMETERS, MasterParameter, PensionDeductionBand, RentBaseBand, SalaryIncomeBand
+from models.masters import (
+    PARAMETERS,
+    MasterParameter,
+    OverIncomeRate,
+    PensionDeductionBand,
+    RentBaseBand,
+    SalaryIncomeBand,
+)
 from rules.income import IncomeMasters, PensionBand, RentBand, SalaryBand
+from rules.rent import STRUCTURES, OverIncomeBand, RentMasters, UnitFacts
 
 
 class MasterMissing(LookupError):
@@ -105,4 +113,94 @@ def income_masters(income_year: int) -> IncomeMasters:
             "pension_deduction_band": f"income_year_from={pension_from}",
             "master_parameter": f"in force on {on.isoformat()}",
         },
+    )
+
+
+def over_income_bands(on: dt.date) -> tuple[OverIncomeBand, ...]:
+    """令8条2項's table in force on a date: the bands of 政令月収 and the share for each year over."""
+    latest = (
+        OverIncomeRate.select(fn.MAX(OverIncomeRate.valid_from))
+        .where(OverIncomeRate.valid_from <= on)
+        .scalar()
+    )
+    if latest is None:
+        raise MasterMissing(f"no 収入超過者 rates in force on {on.isoformat()}")
+    bands: dict[int, OverIncomeBand] = {}
+    for row in (
+        OverIncomeRate.select()
+        .where(OverIncomeRate.valid_from == latest)
+        .order_by(OverIncomeRate.band, OverIncomeRate.year_over)
+    ):
+        band = bands.setdefault(row.band, OverIncomeBand(row.band, row.income_min, row.income_max, {}))
+        band.shares[row.year_over] = (row.numerator, row.denominator)
+    return tuple(bands[key] for key in sorted(bands))
+
+
+def _as_date(value) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def rent_masters(fiscal_year: int) -> RentMasters:
+    """Everything the rent of a fiscal year needs, as in force on 1 April of that year (SPEC §4.2-4.4)."""
+    on = fiscal_year_start(fiscal_year)
+    p = parameters(
+        [code for code in PARAMETERS if not code.startswith(("deduction.", "disclosure.", "my_number."))], on
+    )
+    bands = rent_bands(on)
+    over = over_income_bands(on)
+    band_from = (
+        RentBaseBand.select(fn.MAX(RentBaseBand.valid_from)).where(RentBaseBand.valid_from <= on).scalar()
+    )
+    over_from = (
+        OverIncomeRate.select(fn.MAX(OverIncomeRate.valid_from))
+        .where(OverIncomeRate.valid_from <= on)
+        .scalar()
+    )
+    return RentMasters(
+        fiscal_year=fiscal_year,
+        bands=bands,
+        location_coefficient=p["location_coefficient"],
+        age_rates={key: p[f"age_coefficient_rate.{key}"] for key in STRUCTURES},
+        standard_floor_area=p["standard_floor_area"],
+        convenience_min=p["convenience_coefficient.min"],
+        convenience_max=p["convenience_coefficient.max"],
+        convenience_cap_numerator=p["convenience_coefficient.cap_numerator"],
+        rounding_unit=int(p["rent_rounding_unit"]),
+        over_income_rounding_unit=int(p["over_income_rounding_unit"]),
+        over_income_uses_rounded_standard=bool(int(p["over_income_uses_rounded_standard"])),
+        over_income_count_resets=bool(int(p["over_income_count_resets"])),
+        over_income_bands=over,
+        deposit_months=p["deposit_months"],
+        income_limits={"general": int(p["income_limit.general"]), "special": int(p["income_limit.special"])},
+        high_income_limit=int(p["income_limit.high_income"]),
+        over_income_min_years=int(p["over_income.min_years"]),
+        high_income_min_years=int(p["high_income.min_years"]),
+        high_income_consecutive_years=int(p["high_income.consecutive_years"]),
+        used={
+            "rent_base_band": f"valid_from={_as_date(band_from)}",
+            "over_income_rate": f"valid_from={_as_date(over_from)}",
+            "master_parameter": f"in force on {on.isoformat()}",
+        },
+    )
+
+
+def unit_facts(unit, fiscal_year: int) -> UnitFacts | None:
+    """The unit's figures for the rent of a fiscal year, or None when its 近傍同種家賃 and 利便性係数 for
+    that year have not been entered. 経過年数 = fiscal year − 建設年度 (only the year is recorded)."""
+    from models.housing import UnitYearFigure
+
+    figure = (
+        UnitYearFigure.select()
+        .where((UnitYearFigure.unit == unit) & (UnitYearFigure.fiscal_year == fiscal_year))
+        .first()
+    )
+    if figure is None:
+        return None
+    building = unit.building
+    return UnitFacts(
+        floor_area=Decimal(unit.floor_area),
+        structure=building.structure,
+        age_years=max(0, fiscal_year - building.year_built),
+        convenience_coefficient=Decimal(figure.convenience_coefficient),
+        market_rent=figure.market_rent,
     )
