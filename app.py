@@ -54,12 +54,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from blueprints.auth import bp as auth_bp
     from blueprints.errors import register_error_handlers
     from blueprints.main import bp as main_bp
+    from blueprints.portal import bp as portal_bp
     from blueprints.staff import bp as staff_bp
     from rules import filters
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(portal_bp)
     register_error_handlers(app)
     filters.register(app)
 

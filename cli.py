@@ -14,6 +14,9 @@ from flask.cli import AppGroup
 
 from blueprints.audit.commands import audit_cli
 from blueprints.auth.commands import users_cli
+from blueprints.staff.billing_commands import billing_cli
+from blueprints.staff.certifications_commands import evictions_cli
+from blueprints.staff.jobs_commands import jobs_cli, notices_cli
 from blueprints.staff.rent_commands import rent_cli
 from extensions import db
 
@@ -112,4 +115,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(billing_cli)
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(notices_cli)
     app.cli.add_command(rent_cli)
+    app.cli.add_command(evictions_cli)

@@ -73,6 +73,17 @@ def defaults() -> dict:
         "READ_BUDGET_PER_HOUR_CONTRACTOR": 60,
         "SEARCH_CAP_STAFF": 200,
         "SEARCH_CAP_CONTRACTOR": 50,
+        # Background jobs (services/jobs.py): the web process's worker thread, and when a running job
+        # whose heartbeat stopped is taken over by another worker.
+        "JOBS_THREAD": True,
+        "JOBS_STALE_SECONDS": 300,
+        # Notices (services/notices): the sender printed on every notice, and how long a run's PDF is
+        # kept under instance/notices/ (the log of each notice issued stays).
+        "NOTICE_SENDER": "川崎市長",
+        "NOTICE_OFFICE_POSTAL_CODE": "2108577",
+        "NOTICE_OFFICE_ADDRESS": "川崎市川崎区宮本町1番地",
+        "NOTICE_OFFICE_PHONE": "044-200-2948",
+        "NOTICE_FILE_RETENTION_YEARS": 5,
     }
 
 

@@ -166,6 +166,125 @@ allow("staff.arrears.inquiry_new", ["GET", "POST"], CITY)
 allow("staff.arrears.inquiry_edit", ["GET", "POST"], CITY)
 allow("staff.arrears.inquiry_close", ["GET", "POST"], CITY)
 
+# -- portal core --
+# The 公社 portal: contractors only (staff never open a portal page; contractors never a staff page).
+allow("portal.home", ["GET"], CONTRACTOR)
+allow("portal.households.index", ["GET", "POST"], CONTRACTOR)
+allow("portal.households.show", ["GET"], CONTRACTOR)
+allow("portal.procedures.index", ["GET"], CONTRACTOR)
+allow("portal.procedures.new", ["GET", "POST"], CONTRACTOR)
+allow("portal.procedures.edit", ["GET", "POST"], CONTRACTOR)
+allow("portal.applications.index", ["GET"], CONTRACTOR)
+allow("portal.applications.new", ["GET", "POST"], CONTRACTOR)
+allow("portal.applications.show", ["GET"], CONTRACTOR)
+allow("portal.applications.edit", ["GET", "POST"], CONTRACTOR)
+allow("portal.applications.withdraw", ["POST"], CONTRACTOR)
+allow("portal.inquiries.index", ["GET"], CONTRACTOR)
+allow("portal.inquiries.repairs_index", ["GET"], CONTRACTOR)
+allow("portal.inquiries.new", ["GET", "POST"], CONTRACTOR)
+allow("portal.inquiries.edit", ["GET", "POST"], CONTRACTOR)
+allow("portal.inquiries.repair_new", ["GET", "POST"], CONTRACTOR)
+allow("portal.inquiries.repair_edit", ["GET", "POST"], CONTRACTOR)
+# The city's side of the portal: 公社 offices and their wards (officers), applications decided by staff.
+allow("staff.offices.index", ["GET"], OFFICER)
+allow("staff.offices.ward", ["GET", "POST"], OFFICER)
+allow("staff.applications.index", ["GET"], CITY)
+allow("staff.applications.show", ["GET", "POST"], CITY)
+
+
+# Background jobs and the notices issued (一括処理・発行帳票)
+# -- notices --
+allow("staff.jobs.index", ["GET"], CITY)
+allow("staff.jobs.show", ["GET"], CITY)
+allow("staff.notices.index", ["GET"], CITY)
+allow("staff.notices.download", ["GET"], CITY)  # audited: the PDF holds names and addresses
+
+# -- certifications --
+# Certification follow-up: certified households, 明渡請求 (approval, extension decision and withdrawal are
+# an officer's), 意見申出 and 更正 (decided by an officer).
+allow("staff.certifications.index", ["GET"], CITY)
+allow("staff.certifications.certified", ["GET"], CITY)
+allow("staff.certifications.evictions_index", ["GET"], CITY)
+allow("staff.certifications.eviction_new", ["GET", "POST"], CITY)
+allow("staff.certifications.eviction", ["GET"], CITY)
+allow("staff.certifications.post_damages", ["POST"], CITY)
+allow("staff.certifications.eviction_approve", ["POST"], OFFICER)
+allow("staff.certifications.eviction_extension", ["POST"], CITY)
+allow("staff.certifications.eviction_extension_decide", ["POST"], OFFICER)
+allow("staff.certifications.eviction_vacate", ["POST"], CITY)
+allow("staff.certifications.eviction_withdraw", ["POST"], OFFICER)
+allow("staff.certifications.reviews_index", ["GET"], CITY)
+allow("staff.certifications.objection_new", ["GET", "POST"], CITY)
+allow("staff.certifications.correction_new", ["GET", "POST"], CITY)
+allow("staff.certifications.review", ["GET"], CITY)
+allow("staff.certifications.review_decide", ["POST"], OFFICER)
+allow("staff.certifications.review_withdraw", ["POST"], CITY)
+
+# The yearly 収入申告 cycle: sending the forms, following up, reminders (routine staff work)
+# -- declarations --
+allow("staff.declarations.index", ["GET"], CITY)
+allow("staff.declarations.year", ["GET"], CITY)
+allow("staff.declarations.start", ["GET", "POST"], CITY)
+allow("staff.declarations.not_submitted", ["POST"], CITY)
+allow("staff.declarations.reminders", ["GET", "POST"], CITY)
+allow("staff.declarations.status", ["GET", "POST"], CITY)
+
+
+# Masters (マスタ): staff read them; an officer adds, edits or deletes a version not yet in force.
+# -- masters --
+allow("staff.masters.index", ["GET"], CITY)
+allow("staff.masters.parameter", ["GET"], CITY)
+allow("staff.masters.table", ["GET"], CITY)
+allow("staff.masters.parameter_new", ["GET", "POST"], OFFICER)
+allow("staff.masters.parameter_edit", ["GET", "POST"], OFFICER)
+allow("staff.masters.parameter_delete", ["GET", "POST"], OFFICER)
+allow("staff.masters.table_new", ["GET", "POST"], OFFICER)
+allow("staff.masters.table_edit", ["GET", "POST"], OFFICER)
+allow("staff.masters.table_delete", ["GET", "POST"], OFFICER)
+
+# Renewal of a granted reduction (減免の更新): staff register it, an officer decides it (reduction_decide).
+# -- reductions --
+allow("staff.billing.reduction_renew", ["GET", "POST"], CITY)
+
+
+# -- portal changes --
+# The 公社's changes waiting for approval: city staff review them (an agent opens none: 403); the
+# agent enters and follows its own office's changes on the portal.
+allow("staff.approvals.index", ["GET"], CITY)
+allow("staff.approvals.show", ["GET"], CITY)
+allow("staff.approvals.approve", ["POST"], CITY)
+allow("staff.approvals.return_", ["POST"], CITY)
+allow("portal.changes.index", ["GET"], CONTRACTOR)
+allow("portal.changes.show", ["GET"], CONTRACTOR)
+allow("portal.changes.withdraw", ["POST"], CONTRACTOR)
+allow("portal.changes.resubmit", ["GET", "POST"], CONTRACTOR)
+allow("portal.changes.household", ["GET"], CONTRACTOR)
+allow("portal.changes.section", ["GET"], CONTRACTOR)
+allow("portal.changes.inspection", ["GET", "POST"], CONTRACTOR)
+allow("portal.changes.vehicle_edit", ["GET", "POST"], CONTRACTOR)
+allow("portal.changes.vehicle_end", ["GET", "POST"], CONTRACTOR)
+allow("portal.changes.vehicle_new", ["GET", "POST"], CONTRACTOR)
+allow("portal.changes.contract_new", ["GET", "POST"], CONTRACTOR)
+allow("portal.changes.transfer_new", ["GET", "POST"], CONTRACTOR)
+allow("portal.changes.bank_search", ["POST"], CONTRACTOR)
+allow("portal.changes.branch_search", ["POST"], CONTRACTOR)
+allow("portal.changes.income_new", ["GET", "POST"], CONTRACTOR)
+
+
+# -- rent rules --
+# 家賃試算: city staff answer "what would my rent be?"; nothing is stored.
+allow("staff.rent_quote.quote", ["GET", "POST"], CITY)
+
+# -- rent run --
+# The yearly rent run (年次家賃決定): city staff start and follow it; only an officer approves, and never
+# the person who started it (services.rent_run checks the four-eyes rule).
+allow("staff.rent_runs.index", ["GET"], CITY)
+allow("staff.rent_runs.start", ["POST"], CITY)
+allow("staff.rent_runs.show", ["GET"], CITY)
+allow("staff.rent_runs.progress", ["GET"], CITY)
+allow("staff.rent_runs.approve", ["POST"], OFFICER)
+allow("staff.rent_runs.cancel", ["POST"], CITY)
+
 
 def rule_for(endpoint: str | None, method: str):
     """What the table says for a request: PUBLIC, a set of roles, or None (not declared → denied)."""

@@ -17,8 +17,10 @@ from models.income import (
     MemberIncome,
     RemoteDependent,
     RentDecision,
+    RentReview,
     RentRun,
 )
+from models.jobs import Job
 from models.masters import (
     MasterParameter,
     OverIncomeRate,
@@ -30,12 +32,14 @@ from models.matching import ImportBatch, MatchFinding
 from models.notices import Notice, NoticeRun
 from models.parking import ParkingContract, ParkingLot, ParkingSpace, Vehicle
 from models.person import HouseholdEvent, Person, PersonalNumber, WelfarePeriod
+from models.rent_runs import RentRunItem
 from models.requests import (
     DisclosureRequest,
     HouseholdApplication,
     Inquiry,
     MoveProcedure,
     PendingChange,
+    PendingMyNumber,
     RepairRequest,
 )
 from models.security import (
@@ -56,9 +60,10 @@ ALL_MODELS = sort_models(
         Person, WelfarePeriod, PersonalNumber, HouseholdEvent,
         ParkingLot, ParkingSpace, ParkingContract, Vehicle,
         IncomeDeclaration, MemberIncome, RemoteDependent, RentRun, RentDecision, Certification, EvictionRequest,
+        RentReview, RentRunItem,
         Charge, TransferBatch, Payment, ArrearsAction, InstallmentPlan, DamageClaim,
-        NoticeRun, Notice,
-        Inquiry, DisclosureRequest, HouseholdApplication, MoveProcedure, RepairRequest, PendingChange,
+        Job, NoticeRun, Notice,
+        Inquiry, DisclosureRequest, HouseholdApplication, MoveProcedure, RepairRequest, PendingChange, PendingMyNumber,
         ImportBatch, MatchFinding,
         TrainingRecord, Incident, DeletionRecord,
         Application, ApplicationMember,

@@ -69,6 +69,8 @@ class Charge(EditableModel):
     amount = YenField(verbose_name="調定額")
     reduction_amount = YenField(default=0, verbose_name="減免額")
     due_date = DateField(verbose_name="納期限")
+    # 徴収猶予 (migration 0011): the 納期限 before a postponement moved due_date; None when never postponed.
+    original_due_date = DateField(null=True, verbose_name="当初納期限")
     cancelled = BooleanField(default=False, verbose_name="調定取消")
     note = TextField(null=True, verbose_name="備考")
 

@@ -70,7 +70,8 @@ _SPEC: dict[str, dict[str, str]] = {
     "income_declaration": {
         "C0": "fiscal_year income_year",
         "C1": "status sent_on submitted_on reminded_on",
-        "C2": "source total_income total_deduction seirei_getsushu bracket masters_used explanation computed_at",
+        "C2": "source total_income total_deduction seirei_getsushu bracket masters_used explanation computed_at "
+        "status_note",
     },
     "member_income": {
         "C2": "salary_revenue pension_revenue other_income non_taxable_revenue salary_income pension_income "
@@ -80,16 +81,29 @@ _SPEC: dict[str, dict[str, str]] = {
     "rent_run": {
         "C0": "fiscal_year state started_at finished_at approved_at households_total households_done",
     },
+    "rent_run_item": {
+        "C0": "reasons problem",
+        "C2": "previous_rent rent resident_three_years",
+    },
     "rent_decision": {
         "C0": "fiscal_year kind effective_from market_rent state decided_on objection_deadline masters_used",
         "C2": "seirei_getsushu bracket base_amount standard_rent rent_status years_over rent deposit explanation",
     },
     "certification": {"C0": "fiscal_year kind state certified_on", "C2": "seirei_getsushu years_over"},
     "eviction_request": {
-        "C0": "ground status",
-        "C2": "requested_on deadline extended_until extension_reason vacated_on market_rent_multiplier",
+        "C0": "ground status approved_at",
+        "C2": "requested_on deadline extended_until extension_reason vacated_on market_rent_multiplier "
+        "extension_requested_on extension_requested_until note",
     },
-    "charge": {"C0": "kind period source_key due_date cancelled", "C2": "amount reduction_amount note"},
+    "rent_review": {
+        "C0": "kind fiscal_year status decided_at",
+        "C1": "received_on",
+        "C2": "content late_reason answer",
+    },
+    "charge": {
+        "C0": "kind period source_key due_date cancelled original_due_date",
+        "C2": "amount reduction_amount note",
+    },
     "transfer_batch": {
         "C0": "purpose billing_month withdrawal_date state records file_sha256 result_imported_at",
         "C2": "total",
@@ -104,8 +118,12 @@ _SPEC: dict[str, dict[str, str]] = {
         "C0": "ground",
         "C2": "from_date to_date monthly_amount principal interest interest_rate explanation",
     },
-    "notice_run": {"C0": "kind fiscal_year pages file_sha256"},
-    "notice": {"C0": "kind fiscal_year document_no issued_on subject_table subject_id"},
+    "notice_run": {"C0": "kind fiscal_year pages file_sha256 file_removed_at"},
+    "notice": {"C0": "kind fiscal_year document_no issued_on subject_table subject_id page"},
+    "job": {
+        "C0": "kind params state done total message error result_table result_id attempts started_at "
+        "finished_at heartbeat_at"
+    },
     "inquiry": {
         "C0": "channel status",
         "C1": "received_at answered_at",
@@ -125,9 +143,10 @@ _SPEC: dict[str, dict[str, str]] = {
     "move_procedure": {"C0": "kind", "C1": "keys_handed_on inspection_on repair_needs"},
     "repair_request": {"C0": "status", "C1": "received_on content completed_on"},
     "pending_change": {
-        "C0": "target_table target_id action state submitted_at reviewed_at",
+        "C0": "target_table target_id target_version action state submitted_at reviewed_at",
         "C2": "payload before comment",
     },
+    "pending_my_number": {"C3": "ciphertext", "C0": "key_id checked_against_document"},
     "import_batch": {
         "C0": "source file_name file_sha256 encoding state rows_total rows_rejected",
         "C1": "report",

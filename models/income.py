@@ -17,6 +17,7 @@ from peewee import (
 )
 
 from models.base import CodeField, EditableModel, YenField
+from models.billing import DamageClaim
 from models.housing import Unit
 from models.person import Person
 from models.security import User
@@ -106,6 +107,8 @@ class IncomeDeclaration(EditableModel):
     masters_used = TextField(null=True, verbose_name="適用マスタ")  # JSON: master ids and valid_from dates
     explanation = TextField(null=True, verbose_name="計算過程")  # JSON list of steps, in Japanese
     computed_at = DateTimeField(null=True, verbose_name="計算日時")
+    # migration 0014: why the cycle set the status (法34条調査 asked, the 市民税 extract keyed from)
+    status_note = TextField(null=True, verbose_name="申告状況の備考")
 
     class Meta:
         indexes = ((("household", "fiscal_year"), True), (("fiscal_year", "status"), False))
@@ -253,9 +256,63 @@ class EvictionRequest(EditableModel):
     market_rent_multiplier = DecimalField(
         max_digits=3, decimal_places=2, null=True, verbose_name="損害金倍率", auto_round=True
     )  # up to 2 × 近傍同種家賃 after the deadline
+    # migration 0016: who prepared it and when an officer approved it (the request is issued only then),
+    # an extension asked for and who decided it, the damages claim after the deadline, remarks.
+    prepared_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT", verbose_name="起案者")
+    approved_at = DateTimeField(null=True, verbose_name="承認日時")
+    extension_requested_on = DateField(null=True, verbose_name="延長申出日")
+    extension_requested_until = DateField(null=True, verbose_name="延長申出の期限")
+    extension_decided_by = ForeignKeyField(
+        User, null=True, backref="+", on_delete="RESTRICT", verbose_name="延長の決定者"
+    )
+    damage_claim = ForeignKeyField(
+        DamageClaim, null=True, backref="+", on_delete="RESTRICT", verbose_name="損害賠償金"
+    )
+    note = TextField(null=True, verbose_name="経過")
 
     class Meta:
         constraints = [
             SQL("CHECK (deadline > requested_on)"),
             SQL("CHECK (extended_until IS NULL OR extended_until > deadline)"),
         ]
+
+    @property
+    def effective_deadline(self):
+        """The deadline in force: the extended one when an extension was granted."""
+        return self.extended_until or self.deadline
+
+
+REVIEW_KINDS = (("objection", "意見申出"), ("correction", "更正"))
+REVIEW_STATES = (
+    ("received", "受付"),
+    ("upheld", "原決定維持"),
+    ("redecided", "再決定"),
+    ("withdrawn", "取下げ"),
+)
+
+
+class RentReview(EditableModel):
+    """A rent decision looked at again (migration 0016): a resident's 意見申出 within the period after its
+    notice, or the office's 更正 of a past year (a corrected declaration). An officer decides: the
+    decision stands (an answer is recorded) or a correction decision replaces it."""
+
+    kind = CodeField(REVIEW_KINDS, verbose_name="種別")
+    household = ForeignKeyField(Household, backref="rent_reviews", on_delete="RESTRICT", verbose_name="世帯")
+    decision = ForeignKeyField(
+        RentDecision, backref="reviews", on_delete="RESTRICT", verbose_name="対象の家賃決定"
+    )
+    fiscal_year = SmallIntegerField(verbose_name="年度")
+    received_on = DateField(verbose_name="受付日")
+    content = TextField(verbose_name="内容")
+    late_reason = TextField(null=True, verbose_name="期間経過後に受け付けた理由")
+    prepared_by = ForeignKeyField(User, backref="+", on_delete="RESTRICT", verbose_name="受付者")
+    status = CodeField(REVIEW_STATES, default="received", verbose_name="状態")
+    answer = TextField(null=True, verbose_name="回答・決定理由")
+    decided_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT", verbose_name="決定者")
+    decided_at = DateTimeField(null=True, verbose_name="決定日時")
+    new_decision = ForeignKeyField(
+        RentDecision, null=True, backref="+", on_delete="RESTRICT", verbose_name="再決定"
+    )
+
+    class Meta:
+        indexes = ((("household", "received_on"), False),)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from peewee import CharField, DateField, ForeignKeyField, IntegerField, SmallIntegerField
+from peewee import CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, SmallIntegerField
 
 from models.base import CodeField, TimestampedModel
+from models.jobs import Job
 from models.person import Person
 from models.security import User
 from models.tenancy import Household
@@ -31,6 +32,10 @@ class NoticeRun(TimestampedModel):
     created_by = ForeignKeyField(User, backref="+", on_delete="RESTRICT", verbose_name="作成者")
     pages = IntegerField(default=0, verbose_name="枚数")
     file_sha256 = CharField(max_length=64, null=True, verbose_name="ファイルハッシュ")
+    # migration 0010: the job that issued the run (a resumed job finds it), and when its file was
+    # deleted at the end of its retention (the Notice rows stay).
+    job = ForeignKeyField(Job, null=True, backref="+", on_delete="SET NULL", verbose_name="一括処理")
+    file_removed_at = DateTimeField(null=True, verbose_name="ファイル削除日時")
 
 
 class Notice(TimestampedModel):
@@ -50,6 +55,7 @@ class Notice(TimestampedModel):
     issued_by = ForeignKeyField(User, backref="+", on_delete="RESTRICT", verbose_name="発行者")
     subject_table = CharField(max_length=40, null=True, verbose_name="根拠の記録")
     subject_id = IntegerField(null=True, verbose_name="根拠の記録ID")
+    page = IntegerField(null=True, verbose_name="ページ")  # migration 0010: its first page in the run's PDF
 
     class Meta:
         indexes = ((("household", "kind"), False),)

@@ -3,9 +3,19 @@ move-in/out procedures, repair requests, and changes waiting for the city's appr
 
 from __future__ import annotations
 
-from peewee import SQL, CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, TextField
+from peewee import (
+    SQL,
+    BlobField,
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
 
-from models.base import CodeField, EditableModel
+from models.base import CodeField, EditableModel, TimestampedModel
 from models.housing import Unit
 from models.person import Person
 from models.security import Office, User
@@ -115,6 +125,9 @@ class HouseholdApplication(EditableModel):
     decided_on = DateField(null=True, verbose_name="決定日")
     comment = TextField(null=True, verbose_name="コメント")
 
+    class Meta:
+        indexes = ((("state", "office"), False),)  # the city's list of applications waiting (0012)
+
 
 class MoveProcedure(EditableModel):
     """Move-in or move-out procedure recorded by the agent: keys, inspection, repairs needed."""
@@ -126,6 +139,9 @@ class MoveProcedure(EditableModel):
     repair_needs = TextField(null=True, verbose_name="修繕の必要箇所")
     recorded_by = ForeignKeyField(User, backref="+", on_delete="RESTRICT", verbose_name="記録者")
     office = ForeignKeyField(Office, null=True, backref="+", on_delete="RESTRICT", verbose_name="事務所")
+
+    class Meta:
+        indexes = ((("tenancy", "kind"), True),)  # one move-in and one move-out record per tenancy (0012)
 
 
 class RepairRequest(EditableModel):
@@ -146,8 +162,10 @@ class RepairRequest(EditableModel):
 class PendingChange(EditableModel):
     """A change to the tenant file entered by the agent, waiting for a city staff member's approval.
 
-    payload is the JSON of the new values (never a My Number: that goes to the vault on entry and the
-    change refers to it by id). Approval applies it in one transaction with its audit entries.
+    payload is the JSON of the new values (never a My Number: one typed on the portal is held encrypted
+    in pending_my_number and the payload names the member only). target_version is the target's version
+    when the change was submitted. Approval applies it in one transaction with its audit entries
+    (services/pending_changes.py).
     """
 
     office = ForeignKeyField(Office, backref="pending_changes", on_delete="RESTRICT", verbose_name="事務所")
@@ -159,6 +177,7 @@ class PendingChange(EditableModel):
     action = CodeField(CHANGE_ACTIONS, verbose_name="操作")
     payload = TextField(verbose_name="変更内容")
     before = TextField(null=True, verbose_name="変更前")
+    target_version = IntegerField(null=True, verbose_name="提出時の対象の版")  # stale check on approval
     state = CodeField(WORKFLOW_STATES, default="submitted", verbose_name="状態")
     submitted_by = ForeignKeyField(User, backref="+", on_delete="RESTRICT", verbose_name="入力者")
     submitted_at = DateTimeField(verbose_name="提出日時")
@@ -169,3 +188,24 @@ class PendingChange(EditableModel):
     class Meta:
         indexes = ((("state", "office"), False),)
         constraints = [SQL("CHECK (reviewed_by_id IS NULL OR reviewed_by_id <> submitted_by_id)")]
+
+
+class PendingMyNumber(TimestampedModel):
+    """A My Number typed on the portal for a pending change, held encrypted until the city approves it.
+
+    Never in the change's payload: the payload names the member only. AES-256-GCM through the vault
+    with associated data pending_my_number|ciphertext|<change id>:<person id>|<key id>, so a value
+    moved to another change or member does not decrypt. Approval stores it in personal_number and
+    deletes this row in the same transaction; a withdrawal deletes it.
+    """
+
+    change = ForeignKeyField(
+        PendingChange, backref="my_numbers", on_delete="CASCADE", verbose_name="承認待ちの変更"
+    )
+    person = ForeignKeyField(Person, backref="+", on_delete="CASCADE", verbose_name="世帯員")
+    ciphertext = BlobField(verbose_name="個人番号(暗号文)")
+    key_id = CharField(max_length=16, verbose_name="鍵ID")
+    checked_against_document = BooleanField(default=False, verbose_name="書類と照合済")
+
+    class Meta:
+        indexes = ((("change", "person"), True),)

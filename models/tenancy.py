@@ -220,6 +220,10 @@ class RentReduction(EditableModel):
     approved_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT", verbose_name="承認者")
     approved_at = DateField(null=True, verbose_name="承認日")
     note = TextField(null=True, verbose_name="備考")
+    # 更新 (migration 0011): the granted reduction this request continues, for the period after it.
+    renews = ForeignKeyField(
+        "self", null=True, backref="renewals", on_delete="RESTRICT", verbose_name="更新前の減免"
+    )
 
     class Meta:
         constraints = [

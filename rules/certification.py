@@ -1,4 +1,5 @@
-"""収入超過者 (法28条) and 高額所得者 (法29条) certification, and the 明渡請求 deadline (法29条3項).
+"""収入超過者 (法28条) and 高額所得者 (法29条) certification, the 明渡請求 deadline (法29条3項) and the
+damages for staying after it (法29条6項).
 
 Pure functions over rules.rent.RentMasters; each returns its answer with the explanation in Japanese,
 as the certification notices print it.

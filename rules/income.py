@@ -106,6 +106,14 @@ def age_at(birth: dt.date, on: dt.date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
+def legal_age(birth: dt.date, on: dt.date) -> int:
+    """Age on a day as the law counts it (年齢計算ニ関スル法律, 民法143条): a year of age is completed at
+    the end of the day before the birthday, so a person born on 1 January is already a year older on
+    31 December (所得税法85条 reads ages "at the end of 31 December": 令和6年分の70歳以上 = 昭和30年1月1日
+    以前生まれ)."""
+    return age_at(birth, on + dt.timedelta(days=1))
+
+
 def _floor(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_FLOOR))
 
@@ -145,8 +153,10 @@ def pension_income(revenue: int, age: int, bands: dict[str, Sequence[PensionBand
         return 0, "公的年金等収入なし"
     group = "65plus" if age >= 65 else "under65"
     band = _band(bands[group], revenue)
-    deduction = _floor(Decimal(revenue) * band.rate) + band.offset
-    amount = max(0, revenue - deduction)
+    # The tax office's table gives the 雑所得 as revenue × (1 − rate) − offset with the yen fraction of
+    # the income dropped (so a fractional 控除 is rounded up, never the income).
+    amount = max(0, _floor(Decimal(revenue) * (1 - band.rate)) - band.offset)
+    deduction = revenue - amount if amount else _floor(Decimal(revenue) * band.rate) + band.offset
     label = "65歳以上" if group == "65plus" else "65歳未満"
     return (
         amount,
@@ -202,7 +212,7 @@ def household_income(
             raise ValueError(f"disability must be one of {DISABILITY}")
         if min(member.salary_revenue, member.pension_revenue, member.other_income) < 0:
             raise ValueError("収入・所得は0以上の整数です")
-        age = age_at(member.birth_date, on)
+        age = legal_age(member.birth_date, on)
         salary, salary_step = salary_income(member.salary_revenue, masters.salary_bands)
         pension, pension_step = pension_income(member.pension_revenue, age, masters.pension_bands)
         income = salary + pension + member.other_income
@@ -221,7 +231,7 @@ def household_income(
         explanation.append(f"{who}({age}歳): " + "、".join(steps) + f"、控除計 {deduction:,}円")
     remote_total = 0
     for dependent in remote_dependents:
-        age = age_at(dependent.birth_date, on)
+        age = legal_age(dependent.birth_date, on)
         amount = d["dependent"]
         parts = [f"控除イ(遠隔地扶養親族) {d['dependent']:,}円"]
         if age >= 70:

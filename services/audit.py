@@ -16,6 +16,7 @@ a clear search term (callers pass a hash of the term, or nothing, in ``reason``/
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import hashlib
 import hmac
@@ -82,6 +83,30 @@ _OUTCOME_CODES = frozenset(code for code, _ in OUTCOMES)
 _SEPARATOR = r"[\s\-\u2010-\u2015\u2212\u30FC\uFF70]"
 _CANDIDATE = re.compile(rf"(?<![0-9])(?=([0-9](?:{_SEPARATOR}?[0-9]){{11}})(?![0-9]))")
 _C3_COLUMNS = frozenset(column for _, column in columns_of_level("C3"))
+
+
+# A change entered by one person and applied by another (the 公社's entry approved by the city): the
+# entries written while it is applied carry, after their reason, a note naming both (on_behalf).
+ON_BEHALF_SEPARATOR = " / "
+_on_behalf: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_on_behalf", default=None)
+
+
+@contextlib.contextmanager
+def on_behalf(note: str) -> Iterator[None]:
+    """Entries recorded inside carry note after their reason ("<reason> / <note>"): the services that
+    apply an approved change write their usual entries, and each names who entered it as well."""
+    token = _on_behalf.set(note)
+    try:
+        yield
+    finally:
+        _on_behalf.reset(token)
+
+
+def on_behalf_note(reason: str | None) -> str | None:
+    """The note on_behalf added to an entry's reason, or None."""
+    if not reason or ON_BEHALF_SEPARATOR not in reason:
+        return None
+    return reason.partition(ON_BEHALF_SEPARATOR)[2] or None
 
 
 class AuditFailure(RuntimeError):
@@ -184,13 +209,20 @@ def _texts(value) -> Iterator[str]:
         yield str(value)
 
 
-def contains_my_number(value) -> bool:
-    """True when any text in value (nested lists/dicts included) holds a valid 12-digit My Number."""
+def my_number_candidates(value) -> set[str]:
+    """The 12-digit runs in value (nested lists/dicts included) that pass the My Number check digit."""
+    found = set()
     for text in _texts(value):
         normalised = unicodedata.normalize("NFKC", text)
-        if any(mynumber.is_valid(match[1]) for match in _CANDIDATE.finditer(normalised)):
-            return True
-    return False
+        for match in _CANDIDATE.finditer(normalised):
+            if mynumber.is_valid(match[1]):
+                found.add(re.sub(r"[^0-9]", "", match[1]))
+    return found
+
+
+def contains_my_number(value) -> bool:
+    """True when any text in value (nested lists/dicts included) holds a valid 12-digit My Number."""
+    return bool(my_number_candidates(value))
 
 
 def _json_default(value):
@@ -369,6 +401,9 @@ def record(
     change and its entry commit or roll back together. ValueError for a malformed entry or one that
     holds a My Number (nothing is written); AuditFailure when it cannot be written (fail closed).
     """
+    note = _on_behalf.get()
+    if note:
+        reason = f"{reason}{ON_BEHALF_SEPARATOR}{note}" if reason else f"{ON_BEHALF_SEPARATOR}{note}"
     values = _prepare(
         action, actor, session_ref, ip, target_table, target_ids, fields, changes, purpose, outcome, reason
     )

@@ -23,8 +23,13 @@ Decisions where the specification leaves a choice:
 - **減免** requests are registered by staff and decided by an officer (approved_by / approved_at record
   who decided and when, for an approval and a rejection alike); the officer who decides must not be
   the person who registered the request. Approved (or ended) periods of the same kind never overlap.
-  Approving does not rewrite charges already made: the monthly billing applies approved reductions,
-  and a month already charged is corrected here (減免額).
+  Granting or ending one brings the charges already made in line (services.charges.apply_reduction:
+  減免額 corrected, or the 納期限 moved for a 徴収猶予); the monthly charge run applies it to new ones.
+  A 徴収猶予 postpones, it does not reduce: it has no rate, amount or minimum rent.
+- **更新 (renewal)**: from RENEWAL_WINDOW_DAYS before a granted reduction ends, staff register a request
+  for the period that follows (same length, same terms, pre-filled; renews_id names the reduction it
+  continues, migration 0011) and an officer decides it like any request. One renewal per reduction
+  (a rejected one does not count, so it can be asked again).
 
 Every operation runs in one transaction with its audit entry, filed under the household with
 "table.column" fields, so each section's history shows it. The checks that read other rows (what was
@@ -56,6 +61,9 @@ RuleViolation = editing.RuleViolation
 # Methods a clerk records by hand (口座振替 comes from the banks' result file).
 MANUAL_METHODS = tuple(pair for pair in PAYMENT_METHODS if pair[0] != "bank_transfer")
 DECIDED = ("approved", "ended")  # reductions whose periods count as granted
+# 更新: a renewal may be registered from this many days before the reduction ends (about two months,
+# the time a household needs to gather the documents of a new request).
+RENEWAL_WINDOW_DAYS = 60
 
 
 class AlreadyReversed(Exception):
@@ -275,6 +283,31 @@ def cancellation_values(charge: Charge, *, reason: str, today: dt.date | None = 
     return {"cancelled": True, "note": append_note(charge.note, "調定取消", reason, today)}
 
 
+def postponement_values(
+    charge: Charge,
+    *,
+    due_date: dt.date,
+    original_due_date: dt.date | None,
+    reason: str,
+    today: dt.date | None = None,
+) -> dict:
+    """The values of a charge whose 納期限 a 徴収猶予 moves (or gives back when the postponement ends):
+    due_date, the 納期限 before it (original_due_date, None once it is back) and a line in the note."""
+    today = today or today_tokyo()
+    lock_household(charge.household_id)
+    if charge.cancelled:
+        raise RuleViolation(_l("取り消した調定は訂正できません。"))
+    if due_date == charge.due_date and original_due_date == charge.original_due_date:
+        raise RuleViolation(_l("納期限は変わりません。"))
+    heading = "徴収猶予" if original_due_date is not None else "徴収猶予の終了"
+    text = f"{reason} 納期限 {wareki.to_wareki(charge.due_date)} → {wareki.to_wareki(due_date)}"
+    return {
+        "due_date": due_date,
+        "original_due_date": original_due_date,
+        "note": append_note(charge.note, heading, text, today),
+    }
+
+
 # --- 収納 -------------------------------------------------------------------------------------------------
 
 
@@ -452,12 +485,81 @@ def check_reduction_period(
         )
 
 
+def check_terms(values: Mapping) -> None:
+    """A 減免 has a rate or an amount (one of them); a 徴収猶予 has neither, nor a minimum rent."""
+    if values.get("kind") == "postponement":
+        for name in ("rate", "amount", "minimum_rent"):
+            if values.get(name) is not None:
+                raise RuleViolation(
+                    _l("徴収猶予は納期限を延ばすもので、減免率・減免額・最低家賃は入力しません。"), field=name
+                )
+    elif (values.get("rate") is None) == (values.get("amount") is None):
+        raise RuleViolation(_l("減免率か減免額のどちらか一方を入力してください。"), field="rate")
+
+
+def renewal_period(reduction: RentReduction) -> tuple[dt.date, dt.date]:
+    """The period a renewal asks for: from the day after the end, as long as the reduction was (whole
+    months stay whole months: 4月1日〜3月31日 → the next 4月1日〜3月31日)."""
+    start = reduction.end_date + dt.timedelta(days=1)
+    if reduction.start_date.day == 1 and start.day == 1:
+        months = (start.year - reduction.start_date.year) * 12 + start.month - reduction.start_date.month
+        index = start.year * 12 + start.month - 1 + months
+        end = dt.date(index // 12, index % 12 + 1, 1) - dt.timedelta(days=1)
+    else:
+        end = start + (reduction.end_date - reduction.start_date)
+    return start, end
+
+
+def renewal_opens(reduction: RentReduction) -> dt.date:
+    """The first day a renewal of the reduction may be registered."""
+    return reduction.end_date - dt.timedelta(days=RENEWAL_WINDOW_DAYS)
+
+
+def renewable(reduction: RentReduction, reductions, today: dt.date) -> bool:
+    """Whether a renewal may be registered now: granted (not ended early), within the window, and not
+    renewed yet (reductions: the household's, from which the renewals are found; no query)."""
+    if reduction.status != "approved" or today < renewal_opens(reduction):
+        return False
+    return not any(r.renews_id == reduction.id and r.status != "rejected" for r in reductions)
+
+
+def check_renewal(previous: RentReduction, today: dt.date | None = None) -> None:
+    """RuleViolation unless previous may be renewed now (read under the household's lock)."""
+    today = today or today_tokyo()
+    lock_household(previous.household_id)
+    if previous.status != "approved":
+        raise RuleViolation(_l("承認済みで終了していない減免だけ更新できます。"))
+    if today < renewal_opens(previous):
+        raise RuleViolation(
+            _l(
+                "更新の申請は終了日の%(days)s日前（%(date)s）から登録できます。",
+                days=RENEWAL_WINDOW_DAYS,
+                date=wareki.to_wareki(renewal_opens(previous)),
+            )
+        )
+    siblings = RentReduction.select().where(RentReduction.household == previous.household_id)
+    if not renewable(previous, siblings, today):
+        raise RuleViolation(_l("この減免の更新はすでに登録されています。"))
+
+
 def create_reduction(
-    household_id: int, values: Mapping, *, actor=None, session_ref=None, ip=None
+    household_id: int,
+    values: Mapping,
+    *,
+    renews: RentReduction | None = None,
+    today: dt.date | None = None,
+    actor=None,
+    session_ref=None,
+    ip=None,
 ) -> RentReduction:
-    """Register a 減免 / 徴収猶予 request (申請中); refused when it overlaps a granted period."""
+    """Register a 減免 / 徴収猶予 request (申請中), or the renewal of a granted one (renews); refused when
+    it overlaps a granted period."""
+    check_terms(values)
     with db.atomic():
         lock_household(household_id)
+        if renews is not None:
+            check_renewal(renews, today)
+            values = {**values, "renews": renews.id}
         check_reduction_period(household_id, values["kind"], values["start_date"], values["end_date"])
         return create_record(
             RentReduction,
@@ -473,6 +575,7 @@ def request_values(reduction: RentReduction, values: Mapping) -> dict:
     lock_household(reduction.household_id)
     if reduction.status != "requested":
         raise RuleViolation(_l("申請中の減免だけ編集できます。"))
+    check_terms(values)
     check_reduction_period(
         reduction.household_id, values["kind"], values["start_date"], values["end_date"], reduction.id
     )

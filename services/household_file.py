@@ -53,7 +53,7 @@ from models.base import CodeField, YenField
 from models.billing import CHARGE_KINDS
 from rules import formatting, wareki
 from rules.filters import today_tokyo
-from services import mynumber
+from services import audit, mynumber
 
 # The sections of the page, in order: (anchor id, Japanese heading). The view audits these names.
 SECTIONS = (
@@ -80,7 +80,7 @@ SECTION_TABLES = {
     "members": ("person", "welfare_period", "personal_number"),
     "guarantors": ("guarantor",),
     "income": ("income_declaration", "member_income", "remote_dependent"),
-    "rent": ("rent_decision",),
+    "rent": ("rent_decision", "rent_review", "eviction_request"),
     "reductions": ("rent_reduction",),
     "charges": ("charge", "payment"),
     "transfers": ("bank_transfer",),
@@ -194,6 +194,7 @@ class ChangeEntry:
     action: str
     tables: frozenset
     lines: list[ChangeLine]
+    note: str | None = None  # who entered a change applied on approval (services.audit.on_behalf)
 
 
 @dataclass
@@ -468,6 +469,16 @@ def _shown(value, column: str = "") -> str | None:
     return str(value)
 
 
+def column_label(qualified: str) -> str:
+    """The Japanese name of "table.column" (its verbose_name), as the histories show it."""
+    return _column_label(qualified)
+
+
+def worded(value, qualified: str) -> str | None:
+    """A stored value of "table.column" worded as the histories word it (labels, yen, 和暦)."""
+    return _shown(value, qualified)
+
+
 def _is_bare_id(qualified: str, before, after) -> bool:
     """A foreign key recorded as a row id (世帯: — → 12) means nothing to a reader: not shown."""
     f = _column(qualified)
@@ -481,7 +492,12 @@ def _change_entries(household_id: int) -> list[ChangeEntry]:
     hid = str(household_id)
     rows = (
         AuditEntry.select(
-            AuditEntry.at, AuditEntry.actor_login, AuditEntry.action, AuditEntry.fields, AuditEntry.changes
+            AuditEntry.at,
+            AuditEntry.actor_login,
+            AuditEntry.action,
+            AuditEntry.fields,
+            AuditEntry.changes,
+            AuditEntry.reason,
         )
         .where(
             (AuditEntry.target_table == "household")
@@ -493,32 +509,35 @@ def _change_entries(household_id: int) -> list[ChangeEntry]:
         .order_by(AuditEntry.id.desc())
         .limit(CHANGE_ROWS)
     )
-    entries = []
-    for row in rows:
-        try:
-            fields = json.loads(row.fields or "[]")
-            changes = json.loads(row.changes or "{}")
-        except ValueError:
+    return [entry for entry in map(change_entry, rows) if entry is not None]
+
+
+def change_entry(row) -> ChangeEntry | None:
+    """One audit entry (at, actor_login, action, fields, changes) as a saved change with its lines,
+    values worded for a reader; None when it names no column. Other records' histories built from the
+    trail (the masters) read their entries through this too."""
+    try:
+        fields = json.loads(row.fields or "[]")
+        changes = json.loads(row.changes or "{}")
+    except ValueError:
+        return None
+    qualified = [f for f in fields if isinstance(f, str) and "." in f]
+    lines = []
+    for name in qualified:
+        if name in DERIVED_COLUMNS:
             continue
-        qualified = [f for f in fields if isinstance(f, str) and "." in f]
-        if not qualified:
-            continue
-        lines = []
-        for name in qualified:
-            if name in DERIVED_COLUMNS:
+        if name in changes:
+            before, after = changes[name]
+            if _is_bare_id(name, before, after):
                 continue
-            if name in changes:
-                before, after = changes[name]
-                if _is_bare_id(name, before, after):
-                    continue
-                lines.append(ChangeLine(_column_label(name), _shown(before, name), _shown(after, name)))
-            else:
-                lines.append(ChangeLine(_column_label(name), None, None, hidden=True))
-        if not lines:
-            continue
-        tables = frozenset(name.partition(".")[0] for name in qualified)
-        entries.append(ChangeEntry(row.at, row.actor_login, row.action, tables, lines))
-    return entries
+            lines.append(ChangeLine(_column_label(name), _shown(before, name), _shown(after, name)))
+        else:
+            lines.append(ChangeLine(_column_label(name), None, None, hidden=True))
+    if not lines:
+        return None
+    tables = frozenset(name.partition(".")[0] for name in qualified)
+    note = audit.on_behalf_note(getattr(row, "reason", None))
+    return ChangeEntry(row.at, row.actor_login, row.action, tables, lines, note)
 
 
 def _flags(file: HouseholdFile) -> list[Flag]:

@@ -204,3 +204,19 @@ def unit_facts(unit, fiscal_year: int) -> UnitFacts | None:
         convenience_coefficient=Decimal(figure.convenience_coefficient),
         market_rent=figure.market_rent,
     )
+
+
+def damages_masters(on: dt.date):
+    """rules.damages.DamagesMasters: the multiplier of 近傍同種家賃 in force on a day and every 法定利率
+    row up to it (a month's interest takes the rate in force when it starts to run)."""
+    from rules.damages import DamagesMasters
+
+    rates = tuple(
+        (row.valid_from, Decimal(row.value))
+        for row in MasterParameter.select()
+        .where((MasterParameter.code == "statutory_interest_rate") & (MasterParameter.valid_from <= on))
+        .order_by(MasterParameter.valid_from)
+    )
+    if not rates:
+        raise MasterMissing(f"statutory_interest_rate has no value in force on {on.isoformat()}")
+    return DamagesMasters(parameter("damages.market_rent_multiplier", on), rates)

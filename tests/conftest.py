@@ -46,6 +46,7 @@ def test_config(tmp_path, **overrides) -> dict:
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "KEY_DIR": str(tmp_path / "instance" / "keys"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}",
+        "JOBS_THREAD": False,  # tests run queued jobs themselves (services.jobs.run_pending)
     }
     config.update(overrides)
     return config

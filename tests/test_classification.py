@@ -28,7 +28,11 @@ def test_classification_names_only_real_columns():
 
 def test_levels_are_known_and_my_number_is_the_only_c3():
     assert {lvl for cols in CLASSIFICATION.values() for lvl in cols.values()} <= set(LEVELS)
-    assert columns_of_level("C3") == [("personal_number", "blind_index"), ("personal_number", "ciphertext")]
+    assert columns_of_level("C3") == [
+        ("pending_my_number", "ciphertext"),  # a number typed on the portal, held until the city approves
+        ("personal_number", "blind_index"),
+        ("personal_number", "ciphertext"),
+    ]
 
 
 def test_sensitive_columns_are_not_downgraded():

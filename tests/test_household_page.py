@@ -133,8 +133,8 @@ def enrich(app, household_id: int, user) -> None:
         head = Person.select().where(Person.household == household_id).order_by(Person.id).first()
         fy = today_tokyo().year
         RentDecision.create(
-            household=household_id, tenancy=tenancy, unit=tenancy.unit_id, fiscal_year=fy,
-            effective_from=dt.date(fy, 4, 1), seirei_getsushu=104_000, bracket=1, market_rent=88_000,
+            household=household_id, tenancy=tenancy, unit=tenancy.unit_id, fiscal_year=fy, kind="change",
+            effective_from=dt.date(fy, 10, 1), seirei_getsushu=104_000, bracket=1, market_rent=88_000,
             rent_status="normal", rent=23_456, state="approved", decided_on=dt.date(fy - 1, 12, 20),
             masters_used="{}", explanation="[]",
         )  # fmt: skip

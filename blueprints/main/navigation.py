@@ -28,14 +28,20 @@ _STAFF = (
     ("staff.estates.vacancies", _l("空き住戸")),
     ("staff.parking.index", _l("駐車場")),
     ("staff.parking.inspections", _l("車検切れ")),
-    ("staff.income.index", _l("収入申告")),
+    ("staff.declarations.index", _l("収入申告")),
     ("staff.rent.index", _l("家賃決定")),
+    ("staff.rent_runs.index", _l("年次家賃決定")),
+    ("staff.rent_quote.quote", _l("家賃試算")),
     ("staff.billing.index", _l("調定・収納")),
     ("staff.arrears.index", _l("滞納整理")),
+    ("staff.certifications.evictions_index", _l("明渡請求")),
     ("staff.matching.index", _l("庁内連携照合")),
     ("staff.inquiries.index", _l("問合せ")),
     ("staff.disclosure.index", _l("開示請求")),
     ("staff.approvals.index", _l("承認待ち")),
+    ("staff.applications.index", _l("公社の届出・申請")),
+    ("staff.notices.index", _l("発行帳票")),
+    ("staff.masters.index", _l("マスタ")),
 )
 
 # The assessment's promises (SPEC §11): officers review them, auditors read them.
@@ -47,10 +53,12 @@ _AUDIT_READ = (
 _OFFICER_ONLY = (
     ("audit.training.index", _l("研修")),
     ("audit.incidents.index", _l("事故記録")),
+    ("staff.offices.index", _l("公社事務所と担当区")),
 )
 
 # The 公社 portal (SPEC §5): the estates of the user's own office only.
 _CONTRACTOR = (
+    ("portal.home", _l("事務所の窓口")),
     ("portal.households.index", _l("世帯照会")),
     ("portal.procedures.index", _l("入退去手続")),
     ("portal.applications.index", _l("届出・申請")),
@@ -58,6 +66,7 @@ _CONTRACTOR = (
     ("portal.parking.index", _l("駐車場")),
     ("portal.transfers.index", _l("口座振替")),
     ("portal.inquiries.index", _l("問合せ")),
+    ("portal.changes.index", _l("入力の状況")),
 )
 
 # Every signed-in user manages their own authenticators and sessions (SECURITY.md).

@@ -1,7 +1,11 @@
 """減免・調定・収納の記録: the 減免 and 調定・収納 sections of the household file.
 
 - 減免・徴収猶予: staff register a request and edit it while 申請中; an officer approves or rejects it
-  (OFFICER only in the policy table) and may end a granted one early.
+  (OFFICER only in the policy table) and may end a granted one early. Granting or ending one corrects
+  the rent charges of its months at once (services.charges.apply_reduction: the toast says which months
+  were corrected and which were left because they are paid), and the 調定・収納 section is swapped too.
+  From two months before a granted one ends, staff register its renewal (更新): a request for the
+  following period, pre-filled, which an officer decides again.
 - 調定: a charge's 調定額 or 減免額 is corrected with a reason, or the charge is cancelled (調定取消);
   never deleted, never below what was paid.
 - 収納: a payment at the counter (窓口, 納付書, 代理納付) on one charge or spread over the oldest unpaid
@@ -15,9 +19,10 @@ the section again with a toast; without JavaScript the same URLs are whole pages
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, abort, current_app, flash, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -40,8 +45,10 @@ from blueprints.staff.household import code_choices
 from extensions import db
 from models import Charge, Payment, RentReduction
 from models.tenancy import REDUCTION_KINDS, REDUCTION_REASONS
+from rules import wareki
 from rules.filters import today_tokyo
-from services import billing, household_file
+from services import billing, charges, household_file
+from services.vault import keyring_for
 
 bp = Blueprint("billing", __name__, url_prefix="/household")
 
@@ -98,6 +105,9 @@ class PercentField(DecimalInputField):
         )
 
 
+POSTPONEMENT_TERMS = _l("徴収猶予は納期限を延ばすもので、減免率・減免額・最低家賃は入力しません。")
+
+
 class ReductionForm(FlaskForm):
     """減免・徴収猶予の申請: kind, reason, a rate or an amount (one of them), minimum rent, period, note."""
 
@@ -138,14 +148,24 @@ class ReductionForm(FlaskForm):
     def validate_rate(self, field):
         if field.errors:
             return
+        if self.kind.data == "postponement":
+            if field.data is not None:
+                raise ValidationError(POSTPONEMENT_TERMS)
+            return
         if field.data is None and self.amount.data is None and not self.amount.process_errors:
             raise ValidationError(_l("減免率か減免額のどちらかを入力してください。"))
         if field.data is not None and self.amount.data is not None:
             raise ValidationError(_l("減免率と減免額は、どちらか一方だけ入力してください。"))
 
     def validate_amount(self, field):
+        if self.kind.data == "postponement" and field.data is not None:
+            raise ValidationError(POSTPONEMENT_TERMS)
         if field.data == 0:
             raise ValidationError(_l("減免額は1円以上で入力してください。"))
+
+    def validate_minimum_rent(self, field):
+        if self.kind.data == "postponement" and field.data is not None:
+            raise ValidationError(POSTPONEMENT_TERMS)
 
     def validate_end_date(self, field):
         if field.data and self.start_date.data and field.data < self.start_date.data:
@@ -254,6 +274,86 @@ def reduction_edit(household_id: int, reduction_id: int):
     )
 
 
+@bp.app_context_processor
+def _reduction_helpers():
+    """The reductions section asks whether a row may be renewed now (no query: the file's rows)."""
+    return {"reduction_renewable": billing.renewable}
+
+
+@bp.route("/<int:household_id>/reductions/<int:reduction_id>/renew", methods=["GET", "POST"])
+def reduction_renew(household_id: int, reduction_id: int):
+    """Register the renewal (更新) of a granted reduction: a request for the following period with the
+    same terms, pre-filled, decided by an officer again."""
+    household = inline.household_or_404(household_id, section=REDUCTIONS)
+    previous = _reduction(household, reduction_id)
+    title = _("減免の更新の申請")
+    if not billing.renewable(
+        previous, RentReduction.select().where(RentReduction.household == household.id), today_tokyo()
+    ):
+        if previous.status == "approved" and today_tokyo() < billing.renewal_opens(previous):
+            message = _(
+                "更新の申請は終了日の%(days)s日前（%(date)s）から登録できます。",
+                days=billing.RENEWAL_WINDOW_DAYS,
+                date=wareki.to_wareki(billing.renewal_opens(previous)),
+            )
+        elif previous.status == "approved":
+            message = _("この減免の更新はすでに登録されています。")
+        else:
+            message = _("承認済みで終了していない減免だけ更新できます。")
+        return read_only(household, REDUCTIONS, title=title, message=message)
+    form = ReductionForm(prefix="reduction_")
+    if request.method == "GET":
+        start, end = billing.renewal_period(previous)
+        for name in ("kind", "reason", "rate", "amount", "minimum_rent"):
+            form[name].data = getattr(previous, name)
+        form.start_date.data, form.end_date.data = start, end
+
+    def create(f):
+        billing.create_reduction(household.id, f.values(), renews=previous, **audit_context())
+
+    return inline.create_record(
+        form=form,
+        household=household,
+        section=REDUCTIONS,
+        template="staff/household/_billing_reduction_form.html",
+        title=title,
+        message=_("減免の更新の申請を登録しました。保護責任者が承認または却下します。"),
+        create=create,
+        context={"reduction": None, "renews": previous},
+    )
+
+
+def _reflected(response, household, outcome: dict):
+    """The answer to a decision that corrected charges: the toast (or flash) says which months, and
+    with htmx the 調定・収納 section is swapped as well (out of band)."""
+    applied = outcome.get("applied")
+    if applied is None or response.status_code >= 400:
+        return response
+    summary = applied.summary()
+    if response.status_code in (301, 302, 303):
+        if summary:
+            flash(summary, "info")
+        return response
+    if "HX-Trigger" in response.headers and summary:
+        data = json.loads(response.headers["HX-Trigger"])
+        data["toast"]["message"] = f"{data['toast']['message']} {summary}"
+        response.headers["HX-Trigger"] = json.dumps(data)
+    if response.headers.get("HX-Retarget") == f"#{REDUCTIONS}":
+        file = household_file.load(household, keyring=keyring_for(current_app.config))
+        response.set_data(
+            response.get_data(as_text=True)
+            + render_template(
+                "staff/household/_section.html",
+                id=CHARGES,
+                oob=True,
+                file=file,
+                label=household_file.label,
+                mask_account=household_file.mask_account,
+            )
+        )
+    return response
+
+
 @bp.route("/<int:household_id>/reductions/<int:reduction_id>/decide", methods=["GET", "POST"])
 def reduction_decide(household_id: int, reduction_id: int):
     """An officer approves or rejects a request (staff are refused by the policy table: 403)."""
@@ -273,7 +373,14 @@ def reduction_decide(household_id: int, reduction_id: int):
             reason=f.reason.data,
         )
 
-    return locked_edit(
+    outcome: dict = {}
+
+    def after_save(instance, changes):
+        if changes and instance.status == "approved":
+            outcome["applied"] = charges.apply_reduction(instance, **audit_context())
+
+    granted = _("徴収猶予を承認しました。") if reduction.kind == "postponement" else _("減免を承認しました。")
+    response = locked_edit(
         form=form,
         instance=reduction,
         household=household,
@@ -281,10 +388,12 @@ def reduction_decide(household_id: int, reduction_id: int):
         template="staff/household/_billing_reduction_decide_form.html",
         action="rent_reduction.decide",
         values=values,
-        message=_("減免を承認しました。") if approving else _("減免の申請を却下しました。"),
+        message=granted if approving else _("減免の申請を却下しました。"),
         title=title,
         context={"reduction": reduction},
+        after_save=after_save,
     )
+    return _reflected(response, household, outcome)
 
 
 @bp.route("/<int:household_id>/reductions/<int:reduction_id>/end", methods=["GET", "POST"])
@@ -296,7 +405,16 @@ def reduction_end(household_id: int, reduction_id: int):
     if reduction.status != "approved":
         return read_only(household, REDUCTIONS, title=title, message=_("承認済みの減免だけ終了できます。"))
     form = EndForm(obj=reduction, version=reduction.version, prefix="end_")
-    return locked_edit(
+    granted_until = reduction.end_date  # the months after the new end get their charges back
+    outcome: dict = {}
+
+    def after_save(instance, changes):
+        if changes:
+            outcome["applied"] = charges.apply_reduction(
+                instance, since=instance.start_date, until=granted_until, **audit_context()
+            )
+
+    response = locked_edit(
         form=form,
         instance=reduction,
         household=household,
@@ -304,10 +422,14 @@ def reduction_end(household_id: int, reduction_id: int):
         template="staff/household/_billing_reduction_end_form.html",
         action="rent_reduction.end",
         values=lambda f: billing.end_values(reduction, end_date=f.end_date.data, reason=f.reason.data),
-        message=_("減免を終了しました。"),
+        message=_("徴収猶予を終了しました。")
+        if reduction.kind == "postponement"
+        else _("減免を終了しました。"),
         title=title,
         context={"reduction": reduction},
+        after_save=after_save,
     )
+    return _reflected(response, household, outcome)
 
 
 # --- 調定: correction and cancellation --------------------------------------------------------------------

@@ -7,4 +7,9 @@ from __future__ import annotations
 
 from flask.cli import AppGroup
 
+from blueprints.staff.rent_quote import quote_command
+from blueprints.staff.rent_run_commands import run_command
+
 rent_cli = AppGroup("rent", help="家賃 (rent): quotes and the yearly rent run.")
+rent_cli.add_command(run_command)
+rent_cli.add_command(quote_command)

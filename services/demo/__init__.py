@@ -42,6 +42,7 @@ from models import (
     Payment,
     Person,
     PersonalNumber,
+    RentDecision,
     Tenancy,
     Unit,
     UnitYearFigure,
@@ -74,7 +75,7 @@ CHUNK_HOUSEHOLDS = 500
 WRITTEN = {
     Estate, Building, Unit, UnitYearFigure, ParkingLot, ParkingSpace,
     Household, Person, PersonalNumber, WelfarePeriod, Tenancy, HouseholdEvent, Guarantor, BankTransfer,
-    ParkingContract, Vehicle, IncomeDeclaration, MemberIncome, Certification, EvictionRequest,
+    ParkingContract, Vehicle, IncomeDeclaration, MemberIncome, Certification, EvictionRequest, RentDecision,
     Charge, Payment, ArrearsAction, InstallmentPlan,
 }  # fmt: skip
 GENERATED = [m for m in ALL_MODELS if m in WRITTEN]

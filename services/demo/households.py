@@ -223,22 +223,13 @@ class HouseholdMaker(IncomeMixin, BillingMixin):
         in_force = declarations.get(self.fy - 1)
         if in_force is None:
             in_force = (None, self.move_in_bracket(members), "move_in")
-        if in_force[1] is None:
-            rent = unit.market  # 未申告 → 近傍同種家賃 (SPEC §3.3)
-        else:
-            standard = min(
-                unit.market,
-                self.money.standard_rent(
-                    in_force[1], unit.area, unit.structure, unit.year_built, unit.convenience
-                ),
-            )
-            if high:
-                rent = unit.market
-            elif over:
-                rent = self.money.over_income_rent(standard, unit.market, seirei_cert, years_over)
-            else:
-                rent = standard
-        rent = max(rent, 100)
+        # The rent by rules/rent.py: 未申告 → 近傍同種家賃 (SPEC §3.3), else 本来家賃, 収入超過者 or 高額所得者 as
+        # certified above (the certified years over carried into the rules).
+        latest = declarations.get(self.fy, (None,))[0]
+        decided = self.decide_rent(
+            unit, in_force, members, category, first_move_in, over, high, years_over, latest
+        )
+        rent = max(decided.rent, 100)
         current_decl = declarations.get(self.fy)
         declaration_category = "declared"
         if current_decl is not None and current_decl[1] is None and current_decl[2] != "sent":
@@ -284,7 +275,8 @@ class HouseholdMaker(IncomeMixin, BillingMixin):
         for member in everyone:
             self.write_person(household_id, member, family, foreign, estate.place.postal_code, address)
 
-        self.tenancies(household_id, unit, first_move_in, transfer_on, rent)
+        tenancy_id = self.tenancies(household_id, unit, first_move_in, transfer_on, rent)
+        self.rent_decision(household_id, tenancy_id, unit, decided, in_force)
         self.events(household_id, head, members, formers, first_move_in, transfer_on)
         self.guarantors(household_id, head, family, first_move_in, support)
         rent_transfer = self.bank_transfers(household_id, head, members, first_move_in, proxy)

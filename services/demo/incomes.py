@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
-from models import Certification, EvictionRequest, IncomeDeclaration, MemberIncome, WelfarePeriod
+from models import (
+    Certification,
+    EvictionRequest,
+    IncomeDeclaration,
+    MemberIncome,
+    RentDecision,
+    WelfarePeriod,
+)
+from rules import rent as rent_rules
+from rules import wareki
 from rules.income import Member, age_at
 from services.demo.base import Mem, add_months, disability_level
 from services.demo.city import ELDERLY_KINDS
@@ -163,7 +173,86 @@ class IncomeMixin:
 
     def move_in_bracket(self, members: list[Mem]) -> int:
         """収入分位 from the latest incomes, for a household that moved in after the last declaration."""
-        return self.money.bracket(self.compute(members, self.fy - 1).seirei_getsushu).bracket
+        return self.money.bracket(self.move_in_seirei(members)).bracket
+
+    def move_in_seirei(self, members: list[Mem]) -> int:
+        """政令月収 from the latest incomes (what the application declared at move-in)."""
+        return self.compute(members, self.fy - 1).seirei_getsushu
+
+    def decide_rent(self, unit, in_force, members, category, first_move_in, over, high, years_over, latest):
+        """This fiscal year's rent by rules/rent.py from the declaration in force (or the move-in incomes).
+
+        The status follows the certifications made above: the certified years over carry into the rules,
+        and a 高額所得者 (certified on its latest declaration, also above the limit) has that as the other year.
+        """
+        masters = self.money.rent_masters
+        facts = rent_rules.UnitFacts(
+            floor_area=unit.area,
+            structure=unit.structure,
+            age_years=max(0, self.fy - unit.year_built),
+            convenience_coefficient=unit.convenience,
+            market_rent=unit.market,
+        )
+        seirei = in_force[0]
+        if in_force[2] == "move_in":
+            seirei = self.move_in_seirei(members)
+        years = max(0, age_at(first_move_in, dt.date(self.fy, 4, 1)))  # 0 when it moved in since
+        return rent_rules.decide(
+            seirei if in_force[1] is not None else None,
+            facts,
+            category=category,
+            years_resided=years,
+            previous=(latest,) if high else (),
+            masters=masters,
+            years_over_before=years_over - 1 if over else None,
+            declared=in_force[1] is not None,
+        )
+
+    def rent_decision(self, household_id, tenancy_id, unit, result, in_force) -> None:
+        """The approved 家賃決定 in force this fiscal year: the annual one, or the move-in one when the
+        household moved in (or transferred) after 1 April."""
+        fy_start = dt.date(self.fy, 4, 1)
+        moved_in = self.current_move_in
+        kind = "move_in" if moved_in > fy_start else "annual"
+        effective = max(fy_start, moved_in)
+        decided_on = moved_in - dt.timedelta(days=14) if kind == "move_in" else dt.date(self.fy, 2, 10)
+        masters = self.money.rent_masters
+        source = (
+            "入居時の申告"
+            if in_force[2] == "move_in"
+            else f"{wareki.fiscal_year_label(self.fy - 1)}の収入申告"
+        )
+        steps = [
+            f"{wareki.fiscal_year_label(self.fy)}の家賃(適用開始 {wareki.to_wareki(effective)})",
+            f"住戸: 近傍同種家賃 {unit.market:,}円、利便性係数 {unit.convenience}",
+        ]
+        if result.seirei_getsushu is not None:
+            steps.append(f"政令月収 {result.seirei_getsushu:,}円({source})")
+        used = dict(masters.used)
+        used["unit_year_figure"] = f"unit={unit.id} fiscal_year={self.fy}"
+        self.writer.add(
+            RentDecision,
+            household=household_id,
+            tenancy=tenancy_id,
+            unit=unit.id,
+            fiscal_year=self.fy,
+            kind=kind,
+            effective_from=effective,
+            seirei_getsushu=result.seirei_getsushu,
+            bracket=result.bracket,
+            base_amount=result.base_amount,
+            standard_rent=result.standard_rent,
+            market_rent=result.market_rent,
+            rent_status=result.status,
+            years_over=result.years_over,
+            rent=max(result.rent, 100),
+            deposit=rent_rules.deposit(result.rent, masters)[0] if kind == "move_in" else None,
+            state="approved",
+            decided_on=decided_on,
+            objection_deadline=decided_on + dt.timedelta(days=30),
+            masters_used=json.dumps(used, ensure_ascii=False, sort_keys=True),
+            explanation=json.dumps(steps + result.explanation, ensure_ascii=False),
+        )
 
     def compute(self, members: list[Mem], income_year: int, head_revenue=None):
         """The rules' HouseholdIncome for the members in an income year."""

@@ -7,13 +7,10 @@ from the revenues, so a declaration in the demo reads exactly like one keyed in 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
 
-from models.masters import OverIncomeRate
 from rules.income import (
     HouseholdIncome,
     IncomeMasters,
@@ -24,7 +21,7 @@ from rules.income import (
     pension_income,
     salary_income,
 )
-from services.masters import fiscal_year_start, income_masters, parameters, rent_bands
+from services.masters import fiscal_year_start, income_masters, parameters, rent_bands, rent_masters
 
 # 所得税法2条1項34号: a relative is a dependent (扶養親族) when his 合計所得 is at most this amount
 # (令和7年分から58万円). Used only to decide the demo's is_dependent flag.
@@ -105,20 +102,7 @@ class Money:
         self.limit_general = int(self.params["income_limit.general"])
         self.limit_special = int(self.params["income_limit.special"])
         self.limit_high = int(self.params["income_limit.high_income"])
-        self.over_income_rates = self._over_income_rates(on)
-
-    @staticmethod
-    def _over_income_rates(on: dt.date) -> list[tuple[int, int | None, dict[int, tuple[int, int]]]]:
-        # 令8条2項 table in force (no loader in services/masters.py yet): [(income_min, income_max, {year: (n, d)})].
-        rows = list(OverIncomeRate.select().where(OverIncomeRate.valid_from <= on))
-        latest = max((r.valid_from for r in rows), default=None)
-        bands: dict[int, tuple[int, int | None, dict[int, tuple[int, int]]]] = {}
-        for row in rows:
-            if row.valid_from != latest:
-                continue
-            band = bands.setdefault(row.band, (row.income_min, row.income_max, {}))
-            band[2][row.year_over] = (row.numerator, row.denominator)
-        return [bands[key] for key in sorted(bands)]
+        self.rent_masters = rent_masters(current_fy)  # what rules/rent.py decides this year's rents with
 
     def bracket(self, seirei: int) -> RentBand:
         """The 収入分位 band of a 政令月収."""
@@ -127,37 +111,6 @@ class Money:
     def income_limit(self, category: str) -> int:
         """The 入居収入基準 of a household category (一般 / 特認)."""
         return self.limit_special if category == "special" else self.limit_general
-
-    def standard_rent(
-        self, bracket: int, floor_area: Decimal, structure: str, year_built: int, convenience: Decimal
-    ) -> int:
-        """本来家賃 by the 令2条 formula (SPEC §4.2) with the masters, before the 近傍同種家賃 cap.
-
-        The demo's own approximation until rules/rent.py exists: 経過年数 = fiscal year − year built.
-        """
-        p = self.params
-        base = self.bands[bracket - 1].base_amount
-        years = max(0, self.current_fy - year_built)
-        age_coefficient = 1 - p[f"age_coefficient_rate.{structure}"] * years
-        value = (
-            Decimal(base)
-            * p["location_coefficient"]
-            * (floor_area / p["standard_floor_area"])
-            * age_coefficient
-            * convenience
-        )
-        unit = int(p["rent_rounding_unit"])
-        return int(value.to_integral_value(rounding=ROUND_FLOOR)) // unit * unit
-
-    def over_income_rent(self, standard: int, market: int, seirei: int, years_over: int) -> int:
-        """収入超過者の家賃 (令8条2項): 本来家賃 + (近傍同種家賃 − 本来家賃) × rate by band and year over."""
-        for income_min, income_max, rates in self.over_income_rates:
-            if seirei >= income_min and (income_max is None or seirei <= income_max):
-                numerator, denominator = rates[min(years_over, max(rates))]
-                unit = int(self.params["over_income_rounding_unit"])
-                rent = standard + (market - standard) * numerator // denominator
-                return rent // unit * unit
-        return market
 
     def deposit(self, rent: int) -> int:
         """敷金: the months of rent the master says."""

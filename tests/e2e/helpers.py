@@ -15,13 +15,16 @@ def enroll_and_sign_in(
     name="幸 次郎",
     device="窓口PC",
     seed=False,
+    office=None,
 ) -> None:
-    """Optionally seed the demo city; create a user via the CLI, enroll the virtual authenticator, sign in."""
+    """Optionally seed the demo city; create a user via the CLI (a contractor with its office's code),
+    enroll the virtual authenticator, sign in."""
     runner = app.test_cli_runner()
     if seed:
         seeded = runner.invoke(args=["seed", "demo"])
         assert seeded.exit_code == 0, seeded.output
-    result = runner.invoke(args=["users", "create", "--role", role, "--name", name, "--login-id", login_id])
+    args = ["users", "create", "--role", role, "--name", name, "--login-id", login_id]
+    result = runner.invoke(args=args + (["--office", office] if office else []))
     assert result.exit_code == 0, result.output
     page.goto(LINK.search(result.output).group(1))
     page.get_by_label("認証器の名前").fill(device)

@@ -1,0 +1,3 @@
+CREATE TABLE "job" ("id" SERIAL NOT NULL PRIMARY KEY, "created_at" TIMESTAMP NOT NULL, "updated_at" TIMESTAMP NOT NULL, "kind" VARCHAR(40) NOT NULL, "params" TEXT NOT NULL, "state" VARCHAR(8) NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')), "done" INTEGER NOT NULL, "total" INTEGER NOT NULL, "message" VARCHAR(200), "error" VARCHAR(200), "result_table" VARCHAR(40), "result_id" INTEGER, "attempts" SMALLINT NOT NULL, "created_by_id" INTEGER, "started_at" TIMESTAMP, "finished_at" TIMESTAMP, "heartbeat_at" TIMESTAMP, FOREIGN KEY ("created_by_id") REFERENCES "user" ("id") ON DELETE RESTRICT, CHECK (done >= 0 AND total >= 0));
+CREATE INDEX "job_created_by_id" ON "job" ("created_by_id");
+CREATE INDEX "job_state_id" ON "job" ("state", "id");

@@ -1,0 +1,3 @@
+CREATE TABLE "job" ("id" INTEGER NOT NULL PRIMARY KEY, "created_at" DATETIME NOT NULL, "updated_at" DATETIME NOT NULL, "kind" VARCHAR(40) NOT NULL, "params" TEXT NOT NULL, "state" VARCHAR(8) NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')), "done" INTEGER NOT NULL, "total" INTEGER NOT NULL, "message" VARCHAR(200), "error" VARCHAR(200), "result_table" VARCHAR(40), "result_id" INTEGER, "attempts" INTEGER NOT NULL, "created_by_id" INTEGER, "started_at" DATETIME, "finished_at" DATETIME, "heartbeat_at" DATETIME, FOREIGN KEY ("created_by_id") REFERENCES "user" ("id") ON DELETE RESTRICT, CHECK (done >= 0 AND total >= 0));
+CREATE INDEX "job_created_by_id" ON "job" ("created_by_id");
+CREATE INDEX "job_state_id" ON "job" ("state", "id");

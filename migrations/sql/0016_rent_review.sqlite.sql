@@ -1,0 +1,7 @@
+CREATE TABLE "rent_review" ("id" INTEGER NOT NULL PRIMARY KEY, "created_at" DATETIME NOT NULL, "updated_at" DATETIME NOT NULL, "version" INTEGER NOT NULL, "kind" VARCHAR(10) NOT NULL CHECK (kind IN ('objection', 'correction')), "household_id" INTEGER NOT NULL, "decision_id" INTEGER NOT NULL, "fiscal_year" INTEGER NOT NULL, "received_on" DATE NOT NULL, "content" TEXT NOT NULL, "late_reason" TEXT, "prepared_by_id" INTEGER NOT NULL, "status" VARCHAR(9) NOT NULL CHECK (status IN ('received', 'upheld', 'redecided', 'withdrawn')), "answer" TEXT, "decided_by_id" INTEGER, "decided_at" DATETIME, "new_decision_id" INTEGER, FOREIGN KEY ("household_id") REFERENCES "household" ("id") ON DELETE RESTRICT, FOREIGN KEY ("decision_id") REFERENCES "rent_decision" ("id") ON DELETE RESTRICT, FOREIGN KEY ("prepared_by_id") REFERENCES "user" ("id") ON DELETE RESTRICT, FOREIGN KEY ("decided_by_id") REFERENCES "user" ("id") ON DELETE RESTRICT, FOREIGN KEY ("new_decision_id") REFERENCES "rent_decision" ("id") ON DELETE RESTRICT);
+CREATE INDEX "rent_review_household_id" ON "rent_review" ("household_id");
+CREATE INDEX "rent_review_decision_id" ON "rent_review" ("decision_id");
+CREATE INDEX "rent_review_prepared_by_id" ON "rent_review" ("prepared_by_id");
+CREATE INDEX "rent_review_decided_by_id" ON "rent_review" ("decided_by_id");
+CREATE INDEX "rent_review_new_decision_id" ON "rent_review" ("new_decision_id");
+CREATE INDEX "rent_review_household_id_received_on" ON "rent_review" ("household_id", "received_on");
