@@ -56,7 +56,7 @@ WRITABLE = (
 
 
 def _household(estate, no: str, head_name: str, head_kana: str, room: str):
-    building = make_building(estate=estate)
+    building = make_building(estate=estate, number="3")
     unit = make_unit(building=building, room_number=room, housing_code=f"1001{no[-4:]}0101")
     household = make_household(household_no=no, mail_address="川崎市幸区1-1", contact_phone="0441234567")
     tenancy = make_tenancy(household=household, unit=unit)
