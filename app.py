@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask, g, request, session
 from peewee import InterfaceError, OperationalError
+from werkzeug.routing import IntegerConverter
 
 import config as config_module
 from extensions import babel, csrf, db, htmx, init_database, limiter, login_manager
@@ -23,10 +24,19 @@ def select_locale() -> str:
     return chosen if chosen in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+class RecordIdConverter(IntegerConverter):
+    """`<int:…>` in every route: a number the database can hold (ids are 64-bit signed), else no route
+    matches and the answer is 404 — never an overflow inside a query."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app. test_config overrides everything else (tests pass DATABASE_URL, SECRET_KEY…)."""
     instance = Path((test_config or {}).get("INSTANCE_PATH", ROOT / "instance"))
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
+    app.url_map.converters["int"] = RecordIdConverter
     app.config.from_mapping(config_module.load(instance, test_config))
     app.config["SESSION_COOKIE_NAME"] = (
         "__Host-session" if app.config["APP_ENV"] == "production" else "session"

@@ -93,16 +93,16 @@ def keys_new():
 @keys_cli.command("rotate")
 @click.option("--batch-size", default=500, show_default=True, help="Rows per transaction.")
 def keys_rotate(batch_size):
-    """Re-encrypt every My Number not under the newest key (idempotent, resumable)."""
+    """Re-encrypt every My Number (stored or held for a pending change) not under the newest key
+    (idempotent, resumable)."""
     from flask import current_app
     from tqdm import tqdm
 
-    from models import PersonalNumber
     from services import mynumber, vault
 
     keyring = vault.keyring_for(current_app.config)
     with db.connection_context():
-        pending = PersonalNumber.select().where(PersonalNumber.key_id != keyring.active_key_id).count()
+        pending = mynumber.to_rotate(keyring)  # the vault's numbers and those held for pending changes
         with tqdm(total=pending, unit="件", disable=pending == 0) as bar:
             done = mynumber.rotate(keyring, batch_size=batch_size, progress=bar.update)
     click.echo(f"{done} 件を鍵 {keyring.active_key_id} で再暗号化しました / re-encrypted {done} values")

@@ -25,6 +25,9 @@ Decisions where the specification leaves a choice:
   household + month + "rent") is counted as existing, whatever its amount; two runs at once cannot
   duplicate a charge (the second insert is refused by the index and counted as existing). Every charge
   created is audited under its household, like a clerk's entry. Parking charges are not made here.
+- **No rent after a 明渡期限** (法29条6項): a household with an approved 高額所得者 明渡請求 (請求中, 期限延長,
+  法的措置, or 明渡済 when it stayed past the deadline) owes rent up to the deadline in force (the extended one when granted), prorated by day in the
+  deadline's month; the 損害賠償金 (services.evictions.post_damages) covers the days after it.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from flask_babel import lazy_gettext as _l
 from peewee import fn
 
 from extensions import db
-from models import Charge, Household, Payment, RentDecision, RentReduction, Tenancy
+from models import Charge, EvictionRequest, Household, Payment, RentDecision, RentReduction, Tenancy
 from models.base import ConflictError
 from rules import charges as rules
 from rules import wareki
@@ -49,6 +52,8 @@ from services import billing, editing
 
 RENT = "rent"  # the source_key of a household's rent charge (unique per household and month)
 BATCH = 200  # households per transaction in the charge run
+# 明渡請求 states in which the damages after the deadline replace the rent (as services.evictions charges them)
+DAMAGES_INSTEAD_OF_RENT = ("requested", "extended", "legal_action", "vacated")
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ class _Facts:
     occupied: list[tuple[dt.date, dt.date | None]] = field(default_factory=list)
     decisions: list[RentDecision] = field(default_factory=list)
     reductions: list[RentReduction] = field(default_factory=list)
+    rent_until: dt.date | None = None  # the 明渡期限 in force of a 高額所得者 明渡請求: no rent after it
 
 
 def _figure(household_id: int, period: dt.date, facts: _Facts) -> RentCharge:
@@ -101,9 +107,17 @@ def _figure(household_id: int, period: dt.date, facts: _Facts) -> RentCharge:
     granted = [r for r in facts.reductions if r.status in billing.DECIDED]
     reductions = [r for r in granted if r.kind == "reduction"]
     terms = {r.id: terms_of(r) for r in reductions}
+    occupied = facts.occupied
+    if facts.rent_until is not None:
+        # after the 明渡期限 the 損害賠償金 replaces the rent (法29条6項, services.evictions.post_damages)
+        occupied = [
+            (start, facts.rent_until if end is None else min(end, facts.rent_until))
+            for start, end in occupied
+            if start <= facts.rent_until
+        ]
     spans = rules.month_spans(
         period,
-        occupied=facts.occupied,
+        occupied=occupied,
         decisions=[(d.effective_from, d.rent) for d in facts.decisions],
         reductions=[(r.start_date, r.end_date, terms[r.id]) for r in reductions],
     )
@@ -152,6 +166,16 @@ def _facts_for(household_ids, period: dt.date) -> dict[int, _Facts]:
         & (RentReduction.end_date >= first)
     ):
         facts[reduction.household_id].reductions.append(reduction)
+    for request in EvictionRequest.select().where(
+        EvictionRequest.household.in_(household_ids)
+        & (EvictionRequest.ground == "high_income")
+        & EvictionRequest.approved_by.is_null(False)
+        & EvictionRequest.status.in_(DAMAGES_INSTEAD_OF_RENT)
+    ):
+        deadline = request.effective_deadline
+        if deadline < last:
+            known = facts[request.household_id].rent_until
+            facts[request.household_id].rent_until = deadline if known is None else min(known, deadline)
     return facts
 
 
@@ -432,6 +456,13 @@ def charge_month(
                 except rules.NoRentInForce as exc:
                     reason = _l(
                         "%(date)sに適用される家賃決定（承認済み）がありません", date=wareki.to_wareki(exc.day)
+                    )
+                    result.skipped.append((household.household_no, reason))
+                    continue
+                if figure.amount == 0 and facts[household.id].rent_until is not None:
+                    reason = _l(
+                        "明渡期限（%(date)s）の後は家賃ではなく損害賠償金を調定します",
+                        date=wareki.to_wareki(facts[household.id].rent_until),
                     )
                     result.skipped.append((household.household_no, reason))
                     continue

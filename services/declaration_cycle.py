@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from peewee import JOIN, fn
+from peewee import fn
 
 from extensions import db, is_sqlite
 from models import Building, Estate, Household, IncomeDeclaration, Person, Tenancy, Unit
@@ -46,7 +46,7 @@ from models.income import DECLARATION_STATUSES
 from models.person import RELATIONS
 from rules import wareki
 from rules.filters import today_tokyo
-from services import access, audit, declarations, jobs, masters
+from services import access, audit, declarations, jobs, masters, search
 
 __all__ = [
     "CHANGEABLE",
@@ -290,41 +290,23 @@ def list_rows(
         if overdue is None:
             return Page([], 0, 1)
         conditions.append(overdue)
-    query = (
-        IncomeDeclaration.select(
-            IncomeDeclaration.id,
-            IncomeDeclaration.version,
-            IncomeDeclaration.household,
-            IncomeDeclaration.status,
-            IncomeDeclaration.sent_on,
-            IncomeDeclaration.submitted_on,
-            IncomeDeclaration.reminded_on,
-            IncomeDeclaration.seirei_getsushu,
-            IncomeDeclaration.status_note,
-            Household.household_no,
-            head.name.alias("head_name"),
-            Estate.name.alias("estate_name"),
-            Building.number.alias("building"),
-            Unit.room_number.alias("room"),
-        )
-        .join(Household, on=(IncomeDeclaration.household == Household.id))
-        .join_from(
-            Household,
-            Tenancy,
-            JOIN.LEFT_OUTER,
-            on=(Tenancy.household == Household.id) & access.is_current_tenancy(Tenancy),
-        )
-        .join_from(Tenancy, Unit, JOIN.LEFT_OUTER, on=(Tenancy.unit == Unit.id))
-        .join_from(Unit, Building, JOIN.LEFT_OUTER, on=(Unit.building == Building.id))
-        .join_from(Building, Estate, JOIN.LEFT_OUTER, on=(Building.estate == Estate.id))
-        .join_from(
-            Household,
-            head,
-            JOIN.LEFT_OUTER,
-            on=(head.household == Household.id) & head.is_head & head.member_to.is_null(),
-        )
-        .where(*conditions)
-    )
+    selected = IncomeDeclaration.select(
+        IncomeDeclaration.id,
+        IncomeDeclaration.version,
+        IncomeDeclaration.household,
+        IncomeDeclaration.status,
+        IncomeDeclaration.sent_on,
+        IncomeDeclaration.submitted_on,
+        IncomeDeclaration.reminded_on,
+        IncomeDeclaration.seirei_getsushu,
+        IncomeDeclaration.status_note,
+        Household.household_no,
+        head.name.alias("head_name"),
+        Estate.name.alias("estate_name"),
+        Building.number.alias("building"),
+        Unit.room_number.alias("room"),
+    ).join(Household, on=(IncomeDeclaration.household == Household.id))
+    query = search.join_head(search.join_current_unit(selected), head).where(*conditions)
     total = query.count()
     pages = max(1, math.ceil(total / PER_PAGE))
     page = min(max(page, 1), pages)
@@ -448,13 +430,15 @@ def start(
             & (IncomeDeclaration.sent_on == today)
         )
         first_id, last_id = created.tuples().get()
-    job = jobs.submit(
-        FORMS_JOB,
-        {"fiscal_year": fiscal_year, "first_id": first_id, "last_id": last_id, "sent_on": today},
-        actor.id if actor is not None else None,
-        session_ref=session_ref,
-        ip=ip,
-    )
+        # In the same transaction: declarations marked 送付済 with no job to print their forms would
+        # never be printed (a second start finds nothing missing), so a failed submit writes neither.
+        job = jobs.submit(
+            FORMS_JOB,
+            {"fiscal_year": fiscal_year, "first_id": first_id, "last_id": last_id, "sent_on": today},
+            actor.id if actor is not None else None,
+            session_ref=session_ref,
+            ip=ip,
+        )
     return Started(fiscal_year, len(hids), job)
 
 
@@ -659,7 +643,7 @@ class Place:
 
 
 def _places(hids: list[int]) -> dict[int, Place]:
-    query = (
+    query = search.join_current_unit(
         Household.select(
             Household.id,
             Household.household_no,
@@ -668,17 +652,7 @@ def _places(hids: list[int]) -> dict[int, Place]:
             Unit.room_number.alias("room"),
             Unit.housing_code.alias("code"),
         )
-        .join_from(
-            Household,
-            Tenancy,
-            JOIN.LEFT_OUTER,
-            on=(Tenancy.household == Household.id) & access.is_current_tenancy(Tenancy),
-        )
-        .join_from(Tenancy, Unit, JOIN.LEFT_OUTER, on=(Tenancy.unit == Unit.id))
-        .join_from(Unit, Building, JOIN.LEFT_OUTER, on=(Unit.building == Building.id))
-        .join_from(Building, Estate, JOIN.LEFT_OUTER, on=(Building.estate == Estate.id))
-        .where(Household.id.in_(hids))
-    )
+    ).where(Household.id.in_(hids))
     places = {}
     for r in query.dicts():
         unit = (

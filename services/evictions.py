@@ -7,9 +7,10 @@
 
 Decisions where the specification leaves a choice:
 
-- **The deadline defaults to the earliest the law allows** (`eviction.min_months` in force on the
-  request date, counted from the day after: rules.certification.eviction_deadline). An earlier one is
-  refused for every ground: the city gives the same notice period whatever the ground.
+- **The deadline defaults to the earliest the law allows** for a 高額所得者 (`eviction.min_months` in
+  force on the request date, counted from the day after: rules.certification.eviction_deadline); an
+  earlier one is refused for that ground only (法29条3項). Other grounds have no legal minimum: the same
+  period is offered, and any day after the request date is accepted.
 - **Prepared by staff, approved by an officer** who is not the preparer (SPEC §1: 明渡請求 is a sensitive
   action), on or before the request date. Only an approved request is issued: the approval queues the
   明渡請求書 as a background job (notice kind "eviction", one page per household), dated on the request
@@ -19,12 +20,15 @@ Decisions where the specification leaves a choice:
 - **An extension is asked for, then decided.** Staff record the resident's request (date, the new
   deadline asked for, the reason: illness …); an officer grants it (extended_until, status 期限延長) or
   refuses it (the request is cleared and the refusal kept in the request's 経過).
-- **Damages after the deadline** (法29条6項): from the day after the deadline in force (the extended
+- **Damages after the deadline** (法29条6項, 高額所得者 only: 不正入居 and 滞納 damages are claimed
+  separately, rules.damages): from the day after the deadline in force (the extended
   one when granted) until the day vacated, multiplier × 近傍同種家賃 of the unit for that month's fiscal
   year a month (the multiplier is set on the request, at most the master's 2.0), prorated by day for a
   partial month (rules.damages.monthly_damages). The first charge opens a DamageClaim (事由
   「明渡期限後の使用」) that every later month refers to (source_key "damages:<claim id>"); posting a month
-  also posts the earlier months not yet charged, and posting twice charges nothing twice.
+  also posts the earlier months not yet charged, and posting twice charges nothing twice. The rent stops
+  at the deadline (services.charges); a month whose rent charge still covers days after it is not
+  charged damages but reported for a correction in 調定, so no day is billed twice.
 - **明渡** records the day vacated: damages stop there and the claim is closed on that day. The move-out
   itself (退去, deposit settlement) is the household-events procedure. Charges already posted for days
   after the vacating day are listed in the answer for a correction in 調定 (billing's procedure).
@@ -43,7 +47,7 @@ from decimal import ROUND_FLOOR, Decimal
 from flask_babel import lazy_gettext as _l
 
 from extensions import db
-from models import Certification, Charge, DamageClaim, EvictionRequest, Household, Tenancy, User
+from models import Certification, Charge, DamageClaim, EvictionRequest, Household, RentDecision, Tenancy, User
 from models.base import utcnow
 from models.income import EVICTION_GROUNDS
 from rules import wareki
@@ -96,6 +100,19 @@ def get(request_id: int) -> EvictionRequest:
     return request
 
 
+def _locked(request_id: int) -> EvictionRequest:
+    """The request read again after its household's lock is held (inside the caller's transaction)."""
+    request = get(request_id)
+    billing.lock_household(request.household_id)
+    return get(request_id)
+
+
+def _update(request: EvictionRequest, values: dict, action: str, context: dict) -> None:
+    editing.update(
+        request, request.version, values, household_id=request.household_id, action=action, **context
+    )
+
+
 def status_label(request: EvictionRequest) -> str:
     """承認待ち for a prepared request not yet approved, else the status's label."""
     if request.approved_by_id is None and request.status in OPEN:
@@ -117,20 +134,41 @@ def multiplier_limit(on: dt.date) -> Decimal:
     return masters.parameter("damages.market_rent_multiplier", on)
 
 
-def _check_ground(household: Household, ground: str, today: dt.date) -> None:
+def current_ground(household_id: int, requested_on: dt.date) -> bool:
+    """Whether the household is a 高額所得者 now: certified for the fiscal year of the request date or the
+    next one (the yearly run certifies in the autumn for the year ahead), or the rent decision in force on
+    the request date is a 高額所得者's. A certification of an earlier year, or one withdrawn, is no ground."""
+    year = fiscal_year_of(requested_on)
+    certified = (
+        Certification.select()
+        .where(
+            (Certification.household == household_id)
+            & (Certification.kind == "high_income")
+            & (Certification.state == "certified")
+            & Certification.fiscal_year.in_((year, year + 1))
+        )
+        .exists()
+    )
+    if certified:
+        return True
+    in_force = (
+        RentDecision.select(RentDecision.rent_status)
+        .where(
+            (RentDecision.household == household_id)
+            & (RentDecision.state == "approved")
+            & (RentDecision.effective_from <= requested_on)
+        )
+        .order_by(RentDecision.effective_from.desc(), RentDecision.id.desc())
+        .first()
+    )
+    return in_force is not None and in_force.rent_status == "high_income"
+
+
+def _check_ground(household: Household, ground: str, requested_on: dt.date, today: dt.date) -> None:
     if ground not in dict(EVICTION_GROUNDS):
         raise RuleViolation(_l("一覧から選んでください。"), field="ground")
     if ground == "high_income":
-        certified = (
-            Certification.select()
-            .where(
-                (Certification.household == household.id)
-                & (Certification.kind == "high_income")
-                & (Certification.state == "certified")
-            )
-            .exists()
-        )
-        if not certified:
+        if not current_ground(household.id, requested_on):
             raise RuleViolation(
                 _l("この世帯は高額所得者として認定されていません。先に高額所得者の認定をしてください。"),
                 field="ground",
@@ -169,7 +207,7 @@ def prepare(
     with db.atomic():
         billing.lock_household(household_id)
         household = Household.get_by_id(household_id)
-        _check_ground(household, ground, today)
+        _check_ground(household, ground, requested_on, today)
         if ground in ("fraud", "other") and not (note or "").strip():
             raise RuleViolation(_l("請求の理由（事実の経過）を入力してください。"), field="note")
         if (
@@ -180,7 +218,11 @@ def prepare(
             raise RuleViolation(_l("この世帯にはすでに手続中の明渡請求があります。"))
         earliest = earliest_deadline(requested_on)
         deadline = deadline or earliest
-        if deadline < earliest:
+        if ground != "high_income":
+            # 法29条3項's minimum is the 高額所得者's; other grounds only need a day after the request
+            if deadline <= requested_on:
+                raise RuleViolation(_l("明渡期限は請求日より後の日にしてください。"), field="deadline")
+        elif deadline < earliest:
             raise RuleViolation(
                 _l(
                     "明渡期限は、請求日の翌日から%(months)sか月を経過した日（%(earliest)s）以降にしてください。",
@@ -222,9 +264,7 @@ def approve(request_id: int, *, today: dt.date | None = None, actor=None, sessio
     date already past would shorten the period the law gives; withdraw it and prepare it again)."""
     today = today or today_tokyo()
     with db.atomic():
-        request = get(request_id)
-        billing.lock_household(request.household_id)
-        request = get(request_id)
+        request = _locked(request_id)
         if request.approved_by_id is not None:
             raise RuleViolation(_l("この明渡請求はすでに承認されています。"))
         if request.status not in OPEN:
@@ -281,9 +321,7 @@ def request_extension(
     """The resident asks for a later deadline (病気 …): recorded for an officer's decision."""
     today = today or today_tokyo()
     with db.atomic():
-        request = get(request_id)
-        billing.lock_household(request.household_id)
-        request = get(request_id)
+        request = _locked(request_id)
         if request.status not in OPEN or request.approved_by_id is None:
             raise RuleViolation(_l("請求中の明渡請求にだけ延長の申出を記録できます。"))
         if request.extension_requested_until is not None:
@@ -304,14 +342,7 @@ def request_extension(
             "extension_requested_until": until,
             "extension_reason": reason.strip(),
         }
-        editing.update(
-            request,
-            request.version,
-            values,
-            household_id=request.household_id,
-            action="eviction_request.extension_request",
-            **_context(actor, session_ref, ip),
-        )
+        _update(request, values, "eviction_request.extension_request", _context(actor, session_ref, ip))
     return request
 
 
@@ -328,9 +359,7 @@ def decide_extension(
     """An officer grants the extension asked for (期限延長) or refuses it (the request stays as it was)."""
     today = today or today_tokyo()
     with db.atomic():
-        request = get(request_id)
-        billing.lock_household(request.household_id)
-        request = get(request_id)
+        request = _locked(request_id)
         if request.extension_requested_until is None:
             raise RuleViolation(_l("決定を待っている延長の申出はありません。"))
         if not grant and not (note or "").strip():
@@ -346,14 +375,7 @@ def decide_extension(
         }
         if grant:
             values.update(extended_until=asked, status="extended")
-        editing.update(
-            request,
-            request.version,
-            values,
-            household_id=request.household_id,
-            action="eviction_request.extension_decide",
-            **_context(actor, session_ref, ip),
-        )
+        _update(request, values, "eviction_request.extension_decide", _context(actor, session_ref, ip))
     return request
 
 
@@ -389,22 +411,18 @@ def vacate(
     today = today or today_tokyo()
     context = _context(actor, session_ref, ip)
     with db.atomic():
-        request = get(request_id)
-        billing.lock_household(request.household_id)
-        request = get(request_id)
+        request = _locked(request_id)
         if request.status not in OPEN:
             raise RuleViolation(_l("手続中の明渡請求ではありません。"))
         if vacated_on < request.requested_on:
             raise RuleViolation(_l("明渡日は請求日より後の日にしてください。"), field="vacated_on")
         if vacated_on > today:
             raise RuleViolation(_l("明渡日に未来の日は入力できません。"), field="vacated_on")
-        editing.update(
+        _update(
             request,
-            request.version,
             {"status": "vacated", "vacated_on": vacated_on, "extension_requested_until": None},
-            household_id=request.household_id,
-            action="eviction_request.vacate",
-            **context,
+            "eviction_request.vacate",
+            context,
         )
         to_correct = []
         if request.damage_claim_id:
@@ -438,24 +456,20 @@ def withdraw(
     today = today or today_tokyo()
     context = _context(actor, session_ref, ip)
     with db.atomic():
-        request = get(request_id)
-        billing.lock_household(request.household_id)
-        request = get(request_id)
+        request = _locked(request_id)
         if request.status not in OPEN:
             raise RuleViolation(_l("手続中の明渡請求ではありません。"))
         if not reason.strip():
             raise RuleViolation(_l("取下げの理由を入力してください。"), field="reason")
-        editing.update(
+        _update(
             request,
-            request.version,
             {
                 "status": "withdrawn",
                 "extension_requested_until": None,
                 "note": _append(request.note, "取下げ", reason.strip(), today),
             },
-            household_id=request.household_id,
-            action="eviction_request.withdraw",
-            **context,
+            "eviction_request.withdraw",
+            context,
         )
         if request.ground == "high_income":
             _clear_high_income(request.household_id, context)
@@ -487,7 +501,8 @@ class DamagesLine:
     amount: int | None
     explanation: list[str]
     charge: Charge | None = None
-    problem: str | None = None  # why nothing was charged (the figure is missing)
+    problem: str | None = None  # why nothing was charged (the figure is missing, the rent covers it)
+    rent_to_correct: Charge | None = None  # a rent charge covering days after the deadline
 
 
 def damages_months(request: EvictionRequest, through: dt.date) -> list[tuple[dt.date, dt.date]]:
@@ -495,6 +510,8 @@ def damages_months(request: EvictionRequest, through: dt.date) -> list[tuple[dt.
     stopping at the vacating day."""
     if request.approved_by_id is None or request.status not in (*OPEN, "vacated", "legal_action"):
         return []
+    if request.ground != "high_income":
+        return []  # 法29条6項 is the 高額所得者's: other grounds' damages are claimed separately
     first = request.effective_deadline + dt.timedelta(days=1)
     last = month_end(through)
     if request.vacated_on is not None:
@@ -541,6 +558,7 @@ def post_damages(
         EvictionRequest.select()
         .where(
             EvictionRequest.approved_by.is_null(False)
+            & (EvictionRequest.ground == "high_income")
             & EvictionRequest.status.in_((*OPEN, "vacated", "legal_action"))
             & (fn_effective_deadline() < month_end(month))
         )
@@ -554,6 +572,16 @@ def post_damages(
                 line = compute_damages(request, start, end)
                 lines.append(line)
                 if line.amount is None:
+                    continue
+                rent = _rent_past_deadline(request, line.period)
+                if rent is not None:
+                    line.rent_to_correct = rent
+                    line.problem = str(
+                        _l(
+                            "%(month)sの家賃が明渡期限の後の日まで調定されています。家賃の調定を訂正してから損害賠償金を調定してください。",
+                            month=f"{wareki.to_wareki(line.period, 'era_year')}{line.period.month}月",
+                        )
+                    )
                     continue
                 claim = _claim_of(request, line, start, context)
                 key = f"damages:{claim.id}"
@@ -583,6 +611,27 @@ def post_damages(
                     **context,
                 )
     return lines
+
+
+def _rent_past_deadline(request: EvictionRequest, period: dt.date) -> Charge | None:
+    """The month's rent charge when it covers days after the deadline (a charge made before the request
+    was approved, or by hand): charging the damages too would bill those days twice."""
+    from services import charges
+
+    rent = (
+        Charge.select()
+        .where(
+            (Charge.household == request.household_id)
+            & (Charge.period == period)
+            & (Charge.source_key == charges.RENT)
+            & ~Charge.cancelled
+        )
+        .first()
+    )
+    if rent is None:
+        return None
+    owed = charges.rent_charge_for(request.household_id, period)  # up to the deadline only
+    return rent if owed is None or rent.amount > owed.amount else None
 
 
 def fn_effective_deadline():
@@ -754,7 +803,9 @@ def notice_page(request: EvictionRequest):
         f"家賃の{times}倍に相当する額の損害賠償金を徴収します（公営住宅法第29条第6項）。1か月に満たない月は、"
         "その月の日数による日割りで計算します。"
     )
-    if facts is not None:
+    if request.ground != "high_income":
+        damages = "明渡期限までに明け渡さないときは、損害賠償金を別途請求することがあります。"
+    elif facts is not None:
         monthly = int((Decimal(facts.market_rent) * multiplier).to_integral_value(rounding=ROUND_FLOOR))
         rows.append(
             (

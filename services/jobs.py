@@ -54,6 +54,11 @@ INTERRUPTED = _l("処理が繰り返し中断されたため停止しました�
 UNKNOWN_KIND = _l("この種類の処理はこのシステムに登録されていません。")
 
 
+class JobLost(Exception):
+    """This worker no longer owns the job: it was claimed again (its heartbeat went stale) or stopped.
+    Raised by report() so the handler ends where it is; the job is left to its new owner, unwritten."""
+
+
 class JobError(Exception):
     """A failure the handler explains: its message (Japanese, no personal data) is shown to staff."""
 
@@ -188,8 +193,15 @@ def _claim(seen: Job, now: dt.datetime) -> Job | None:
     return Job.get_by_id(seen.id)
 
 
+def _owned(job: Job):
+    """The fencing condition of this worker's writes: the job is still running under the attempt it
+    claimed. A worker taking a stale job over increments attempts, so the first one's writes miss."""
+    return (Job.id == job.id) & (Job.attempts == job.attempts) & (Job.state == "running")
+
+
 def _reporter(job: Job) -> Callable:
-    """report(done, total, message=None) for job: progress and heartbeat in a short transaction."""
+    """report(done, total, message=None) for job: progress and heartbeat in a short transaction;
+    JobLost when the job was claimed by another worker meanwhile."""
     last = {"at": 0.0, "message": None}
 
     def report(done: int, total: int, message=None) -> None:
@@ -203,7 +215,9 @@ def _reporter(job: Job) -> Callable:
         if text is not None:
             values["message"] = text
         with db.atomic():
-            Job.update(values).where(Job.id == job.id).execute()
+            changed = Job.update(values).where(_owned(job)).execute()
+        if not changed:
+            raise JobLost(job.id)
         job.done, job.total = done, total
         if text is not None:
             job.message = text
@@ -220,11 +234,17 @@ def _result_columns(result) -> dict:
     return {"result_table": meta.table_name, "result_id": int(result.id)}
 
 
-def _finish(job: Job, **values) -> None:
+def _finish(job: Job, **values) -> bool:
+    """Record the outcome, only while this worker still owns the job (False when it no longer does)."""
     now = utcnow()
     values.update(finished_at=now, heartbeat_at=now, updated_at=now)
     with db.atomic():
-        Job.update(values).where(Job.id == job.id).execute()
+        changed = Job.update(values).where(_owned(job)).execute()
+    if not changed:
+        current_app.logger.warning(
+            "job %s: attempt %s no longer owns the job, outcome dropped", job.id, job.attempts
+        )
+    return bool(changed)
 
 
 def _where_it_failed(exc: BaseException) -> str:
@@ -243,6 +263,12 @@ def _run(job: Job) -> None:
     try:
         result = known.run(job, _reporter(job))
         columns = _result_columns(result)
+    except JobLost:  # another worker resumed it: stop here, quietly, and leave the job to that attempt
+        if not db.is_closed() and db.in_transaction():
+            db.rollback()
+        current_app.logger.warning(
+            "job %s: attempt %s stopped, the job was claimed again", job.id, job.attempts
+        )
     except JobError as exc:
         current_app.logger.warning("job %s (%s) failed: %s", job.id, job.kind, type(exc).__name__)
         _finish(job, state="failed", error=exc.message[: Job.error.max_length])

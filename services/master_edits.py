@@ -316,17 +316,33 @@ def _grouped(table: str, group_of: Mapping[int, object], deleted_group) -> dict[
 # --- scalar parameters -----------------------------------------------------------------------------------
 
 
+class _Dated:
+    """A version with its state (past / current / future): only a future one may still be edited."""
+
+    state: str
+
+    @property
+    def editable(self) -> bool:
+        return self.state == "future"
+
+
+class _Versions:
+    """A page of versions, newest first."""
+
+    versions: list
+
+    @property
+    def current(self):
+        return next((v for v in self.versions if v.state == "current"), None)
+
+
 @dataclass
-class ParameterVersion:
+class ParameterVersion(_Dated):
     """One row of a parameter: its state (past / current / future) and its history."""
 
     row: MasterParameter
     state: str
     changes: list[ChangeEntry] = field(default_factory=list)
-
-    @property
-    def editable(self) -> bool:
-        return self.state == "future"
 
 
 @dataclass
@@ -340,17 +356,13 @@ class ParameterSummary:
 
 
 @dataclass
-class ParameterPage:
+class ParameterPage(_Versions):
     code: str
     label: str
     unit: str
     today: dt.date
     versions: list[ParameterVersion]  # newest first
     deleted: list[ChangeEntry]  # changes of versions deleted since
-
-    @property
-    def current(self) -> ParameterVersion | None:
-        return next((v for v in self.versions if v.state == "current"), None)
 
 
 def _states(keys: Iterable, effective_on, today: dt.date) -> dict:
@@ -615,16 +627,12 @@ KINDS: dict[str, TableKind] = {
 
 
 @dataclass
-class TableVersion:
+class TableVersion(_Dated):
     kind: TableKind
     key: object
     state: str
     rows: list
     changes: list[ChangeEntry] = field(default_factory=list)
-
-    @property
-    def editable(self) -> bool:
-        return self.state == "future"
 
     @property
     def label(self) -> str:
@@ -663,15 +671,11 @@ def parse_stamp(text: str | None) -> dict[int, int] | None:
 
 
 @dataclass
-class TablePage:
+class TablePage(_Versions):
     kind: TableKind
     today: dt.date
     versions: list[TableVersion]  # newest first
     deleted: list[ChangeEntry]
-
-    @property
-    def current(self) -> TableVersion | None:
-        return next((v for v in self.versions if v.state == "current"), None)
 
     def version(self, key) -> TableVersion | None:
         return next((v for v in self.versions if v.key == key), None)

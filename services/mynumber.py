@@ -11,12 +11,13 @@ import datetime as dt
 from collections.abc import Callable
 
 from extensions import db
-from models import DeletionRecord, Person, PersonalNumber, utcnow
+from models import DeletionRecord, PendingMyNumber, Person, PersonalNumber, utcnow
 from rules import mynumber
 from services import audit
 from services.vault import Keyring
 
 TABLE, COLUMN = "personal_number", "ciphertext"
+HELD_TABLE = "pending_my_number"  # numbers typed on the portal, held until the city approves them
 REVEAL_ROLES = frozenset({"staff", "officer"})
 STEP_UP_WINDOW = dt.timedelta(minutes=5)
 
@@ -91,6 +92,23 @@ def store(
             action, actor=actor, target_table="person", target_ids=[person.id], fields=["個人番号"], **context
         )
     return row
+
+
+def encrypt_held(keyring: Keyring, number: str, change_id: int, person_id: int) -> tuple[bytes, str]:
+    """Encrypt a number typed on the portal for one member of one pending change: the associated data
+    (pending_my_number|ciphertext|<change id>:<person id>|key id) binds it to both."""
+    return keyring.encrypt(number, table=HELD_TABLE, column=COLUMN, row_id=f"{change_id}:{person_id}")
+
+
+def decrypt_held(row: PendingMyNumber, keyring: Keyring) -> str:
+    """The clear number of a held row (in memory only); VaultError when it does not decrypt."""
+    return keyring.decrypt(
+        bytes(row.ciphertext),
+        row.key_id,
+        table=HELD_TABLE,
+        column=COLUMN,
+        row_id=f"{row.change_id}:{row.person_id}",
+    )
 
 
 def _clear(row: PersonalNumber, keyring: Keyring) -> str:
@@ -173,39 +191,55 @@ def find_person_ids(raw_number: str, keyring: Keyring) -> list[int]:
     ]
 
 
+# The tables holding My Numbers under a data key: the vault, and the numbers held for pending changes
+# (a key is retired only once both are re-encrypted, or approving a held number would fail).
+_ENCRYPTED = (
+    (PersonalNumber, decrypt_row, lambda keyring, number, row: encrypt_for(keyring, number, row.person_id)),
+    (
+        PendingMyNumber,
+        decrypt_held,
+        lambda keyring, number, row: encrypt_held(keyring, number, row.change_id, row.person_id),
+    ),
+)
+
+
+def to_rotate(keyring: Keyring) -> int:
+    """How many values are not under the active key (what rotate() has left to do)."""
+    return sum(
+        model.select().where(model.key_id != keyring.active_key_id).count() for model, _d, _e in _ENCRYPTED
+    )
+
+
 def rotate(keyring: Keyring, batch_size: int = 500, progress: Callable[[int], None] | None = None) -> int:
-    """Re-encrypt every value not under the active key, a batch per transaction.
+    """Re-encrypt every value not under the active key (vault and held numbers), a batch per transaction.
 
     Idempotent and resumable: rows already under the active key are skipped, so a run stopped half-way
     (even by kill -9) is finished by running it again. Returns how many rows were re-encrypted.
     """
     active = keyring.active_key_id
     done = 0
-    while True:
-        with db.atomic():
-            rows = list(
-                PersonalNumber.select()
-                .where(PersonalNumber.key_id != active)
-                .order_by(PersonalNumber.id)
-                .limit(batch_size)
-            )
-            for row in rows:
-                blob, key_id = encrypt_for(keyring, decrypt_row(row, keyring), row.person_id)
-                PersonalNumber.update(ciphertext=blob, key_id=key_id, updated_at=utcnow()).where(
-                    PersonalNumber.id == row.id
-                ).execute()
-            if rows:
-                audit.record(
-                    "my_number.rotate",
-                    target_table="personal_number",
-                    target_ids=[r.id for r in rows],
-                    reason=f"re-encrypted under {active}",
-                )
-        done += len(rows)
-        if progress:
-            progress(len(rows))
-        if len(rows) < batch_size:
-            return done
+    for model, decrypt, encrypt in _ENCRYPTED:
+        while True:
+            with db.atomic():
+                rows = list(model.select().where(model.key_id != active).order_by(model.id).limit(batch_size))
+                for row in rows:
+                    blob, key_id = encrypt(keyring, decrypt(row, keyring), row)
+                    model.update(ciphertext=blob, key_id=key_id, updated_at=utcnow()).where(
+                        model.id == row.id
+                    ).execute()
+                if rows:
+                    audit.record(
+                        "my_number.rotate",
+                        target_table=model._meta.table_name,
+                        target_ids=[r.id for r in rows],
+                        reason=f"re-encrypted under {active}",
+                    )
+            done += len(rows)
+            if progress:
+                progress(len(rows))
+            if len(rows) < batch_size:
+                break
+    return done
 
 
 def delete(person_id: int, *, reason: str, actor=None, **context) -> bool:

@@ -17,6 +17,9 @@ Decisions where the specification leaves a choice:
   superseded (更正により失効); both stay, linked by `supersedes`.
 - **Four eyes.** The person who recorded the objection or prepared the correction never decides it.
   The officer either upholds the decision (an answer is recorded, nothing else changes) or re-decides.
+- **The certifications follow the re-decision** in the same transaction: the year's 収入超過者 or
+  高額所得者 certification the new computation no longer supports is withdrawn (取消), the one it supports
+  takes the new years over, and the household's flags are set again from the decision in force.
 - **A new 家賃決定通知書** is issued for the correction decision (a background job, a page per household).
 - **Retroactive**: the months already charged whose rent differs are listed with the difference per
   month. The adjustment charges themselves are billing's procedure (調定の訂正), not made here.
@@ -322,7 +325,8 @@ def month_differences(old: RentDecision, new_rent: int) -> list[MonthDifference]
 # --- the officer's decision ---------------------------------------------------------------------------------
 
 
-def _open_review(review_id: int, actor) -> RentReview:
+def _received_review(review_id: int) -> RentReview:
+    """The review read again under its household's lock, still waiting for a decision."""
     review = RentReview.get_or_none(RentReview.id == review_id)
     if review is None:
         raise LookupError(review_id)
@@ -330,11 +334,30 @@ def _open_review(review_id: int, actor) -> RentReview:
     review = RentReview.get_by_id(review_id)
     if review.status != "received":
         raise RuleViolation(_l("この申出はすでに決定されています。"))
+    return review
+
+
+def _open_review(review_id: int, actor) -> RentReview:
+    review = _received_review(review_id)
     if review.prepared_by_id == _actor_id(actor):
         raise RuleViolation(
             _l("自分が受け付けた（起案した）申出は決定できません。別の保護責任者が決定してください。")
         )
     return review
+
+
+def _decide(
+    review: RentReview, status: str, answer: str, action: str, actor, session_ref, ip, **more
+) -> None:
+    """Close the review with its answer, the decider and the time of the decision (audited as `action`)."""
+    editing.update(
+        review,
+        review.version,
+        {"status": status, "answer": answer, "decided_by": _actor_id(actor), "decided_at": utcnow(), **more},
+        household_id=review.household_id,
+        action=action,
+        **_context(actor, session_ref, ip),
+    )
 
 
 def uphold(
@@ -346,14 +369,7 @@ def uphold(
         raise RuleViolation(_l("回答（原決定を維持する理由）を入力してください。"), field="answer")
     with db.atomic():
         review = _open_review(review_id, actor)
-        editing.update(
-            review,
-            review.version,
-            {"status": "upheld", "answer": answer, "decided_by": _actor_id(actor), "decided_at": utcnow()},
-            household_id=review.household_id,
-            action="rent_review.uphold",
-            **_context(actor, session_ref, ip),
-        )
+        _decide(review, "upheld", answer, "rent_review.uphold", actor, session_ref, ip)
     return review
 
 
@@ -365,21 +381,8 @@ def withdraw(
     if not note:
         raise RuleViolation(_l("取下げの経緯を入力してください。"), field="answer")
     with db.atomic():
-        review = RentReview.get_or_none(RentReview.id == review_id)
-        if review is None:
-            raise LookupError(review_id)
-        billing.lock_household(review.household_id)
-        review = RentReview.get_by_id(review_id)
-        if review.status != "received":
-            raise RuleViolation(_l("この申出はすでに決定されています。"))
-        editing.update(
-            review,
-            review.version,
-            {"status": "withdrawn", "answer": note, "decided_by": _actor_id(actor), "decided_at": utcnow()},
-            household_id=review.household_id,
-            action="rent_review.withdraw",
-            **_context(actor, session_ref, ip),
-        )
+        review = _received_review(review_id)
+        _decide(review, "withdrawn", note, "rent_review.withdraw", actor, session_ref, ip)
     return review
 
 
@@ -442,22 +445,76 @@ def redecide(
             reason=f"rent_decision {new.id} supersedes {old.id}",
             **context,
         )
-        editing.update(
-            review,
-            review.version,
-            {
-                "status": "redecided",
-                "answer": answer,
-                "decided_by": _actor_id(actor),
-                "decided_at": utcnow(),
-                "new_decision": new.id,
-            },
-            household_id=review.household_id,
-            action="rent_review.redecide",
-            **context,
+        _recertify(household, new, today, context)
+        _decide(
+            review, "redecided", answer, "rent_review.redecide", actor, session_ref, ip, new_decision=new.id
         )
     job = jobs.submit(NOTICE_JOB, {"decisions": [new.id]}, _actor_id(actor), session_ref=session_ref, ip=ip)
     return Redecided(review, new, comparison, job)
+
+
+def _recertify(household: Household, new: RentDecision, today: dt.date, context: dict) -> None:
+    """The year's certifications and the household's flags follow the correction decision: a
+    certification the new computation no longer supports is withdrawn (取消), one it supports gets the new
+    years over, and the flags come from the decision in force today. A household with an open 高額所得者
+    明渡請求 keeps its high_income flag until the request is withdrawn (services.evictions)."""
+    from models import Certification, EvictionRequest
+
+    supported = {"over_income": new.rent_status in ("over_income", "high_income")}
+    supported["high_income"] = new.rent_status == "high_income"
+    for certification in Certification.select().where(
+        (Certification.household == household.id)
+        & (Certification.fiscal_year == new.fiscal_year)
+        & (Certification.state == "certified")
+    ):
+        if supported.get(certification.kind):
+            values = {"years_over": new.years_over}
+            if new.seirei_getsushu is not None:
+                values["seirei_getsushu"] = new.seirei_getsushu
+        else:
+            values = {"state": "withdrawn"}
+        editing.update(
+            certification,
+            certification.version,
+            values,
+            household_id=household.id,
+            action="certification.correct",
+            **context,
+        )
+    in_force = (
+        RentDecision.select()
+        .where(
+            (RentDecision.household == household.id)
+            & (RentDecision.state == "approved")
+            & (RentDecision.effective_from <= today)
+        )
+        .order_by(RentDecision.effective_from.desc(), RentDecision.id.desc())
+        .first()
+    ) or new
+    evicting = (
+        EvictionRequest.select()
+        .where(
+            (EvictionRequest.household == household.id)
+            & (EvictionRequest.ground == "high_income")
+            & EvictionRequest.status.in_(("requested", "extended"))
+        )
+        .exists()
+    )
+    flags = {
+        "over_income": in_force.rent_status in ("over_income", "high_income"),
+        "high_income": in_force.rent_status == "high_income" or evicting,
+    }
+    household = Household.get_by_id(household.id)
+    changed = {k: v for k, v in flags.items() if getattr(household, k) != v}
+    if changed:
+        editing.update(
+            household,
+            household.version,
+            changed,
+            household_id=household.id,
+            action="household.certification_flags",
+            **context,
+        )
 
 
 # --- lists -----------------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from flask_babel import lazy_gettext as _l
 from extensions import db
 from models import (
     BankTransfer,
+    DeletionRecord,
     Household,
     IncomeDeclaration,
     Office,
@@ -72,10 +73,11 @@ from models.tenancy import ACCOUNT_TYPES, TRANSFER_PURPOSES
 from rules import mynumber as mynumber_rules
 from rules import wareki
 from rules.filters import today_tokyo
-from services import audit, bank_transfers, banks, declarations, editing, member_records
+from services import audit, bank_transfers, banks, declarations, editing, member_records, mynumber
 from services import parking as parking_service
 from services.editing import RuleViolation, history_value
 from services.household_file import column_label, mask_account, worded
+from services.vault import VaultError
 
 __all__ = [
     "KINDS",
@@ -94,7 +96,6 @@ REVIEWER_ROLES = frozenset({"staff", "officer"})  # city staff (SPEC §1); an ag
 OPEN_STATES = ("submitted", "returned")  # the change is still the agent's or the reviewer's to act on
 COMMENT_MAX = 1000
 BEHALF_NOTE = "公社 {office}: {maker} 入力、{reviewer} 承認"
-TABLE, COLUMN = "pending_my_number", "ciphertext"  # the vault's associated data for held numbers
 
 # kind → (target table, Japanese name). The kind is in the payload; the table in target_table.
 KINDS = {
@@ -155,21 +156,22 @@ def _from_json(values: Mapping) -> dict:
     return out
 
 
-def payload_of(change: PendingChange) -> dict:
-    """The change's payload as stored (JSON), {} when unreadable."""
+def _json_object(text: str | None) -> dict:
+    """A stored JSON object, {} when absent, unreadable or not an object."""
     try:
-        value = json.loads(change.payload or "{}")
+        value = json.loads(text or "null")
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def payload_of(change: PendingChange) -> dict:
+    """The change's payload as stored (JSON), {} when unreadable."""
+    return _json_object(change.payload)
 
 
 def before_of(change: PendingChange) -> dict:
-    try:
-        value = json.loads(change.before or "null")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    return _json_object(change.before)
 
 
 def kind_of(change: PendingChange) -> str:
@@ -508,7 +510,7 @@ def _hold_numbers(change: PendingChange, numbers: Mapping[int, str], *, keyring,
         PendingMyNumber.delete().where(
             (PendingMyNumber.change == change.id) & (PendingMyNumber.person == person_id)
         ).execute()
-        blob, key_id = keyring.encrypt(number, table=TABLE, column=COLUMN, row_id=f"{change.id}:{person_id}")
+        blob, key_id = mynumber.encrypt_held(keyring, number, change.id, person_id)
         PendingMyNumber.create(
             change=change.id,
             person=person_id,
@@ -534,6 +536,22 @@ def _check_numbers(draft: Draft, numbers: Mapping[int, str] | None, checked: boo
         if not mynumber_rules.is_valid(raw):
             raise RuleViolation(_l("個人番号の検査用数字が一致しません。入力を確認してください。"))
     return numbers
+
+
+def _audit_maker(step: str, change, before, after: str, held, kind: str, actor, session_ref, ip) -> None:
+    """The audit entry pending_change.<step> of the maker's step (submit, resubmit, withdraw): the state
+    before and after, and the held My Numbers when the step wrote or deleted any."""
+    audit.record(
+        f"pending_change.{step}",
+        actor=actor,
+        session_ref=session_ref,
+        ip=ip,
+        target_table="household",
+        target_ids=[change.household_id],
+        fields=["pending_change.state"] + (["pending_my_number.ciphertext"] if held else []),
+        changes={"pending_change.state": [before, after]},
+        reason=f"pending_change {change.id} {kind}",
+    )
 
 
 def propose(
@@ -568,17 +586,7 @@ def propose(
             submitted_at=utcnow(),
         )
         held = _hold_numbers(change, numbers, keyring=keyring, checked=True) if numbers else []
-        audit.record(
-            "pending_change.submit",
-            actor=actor,
-            session_ref=session_ref,
-            ip=ip,
-            target_table="household",
-            target_ids=[draft.household.id],
-            fields=["pending_change.state"] + (["pending_my_number.ciphertext"] if held else []),
-            changes={"pending_change.state": [None, "submitted"]},
-            reason=f"pending_change {change.id} {draft.kind}",
-        )
+        _audit_maker("submit", change, None, "submitted", held, draft.kind, actor, session_ref, ip)
     return change
 
 
@@ -650,17 +658,7 @@ def resubmit(
             ],
         )
         held = _hold_numbers(change, numbers, keyring=keyring, checked=True) if numbers else []
-        audit.record(
-            "pending_change.resubmit",
-            actor=actor,
-            session_ref=session_ref,
-            ip=ip,
-            target_table="household",
-            target_ids=[change.household_id],
-            fields=["pending_change.state"] + (["pending_my_number.ciphertext"] if held else []),
-            changes={"pending_change.state": ["returned", "submitted"]},
-            reason=f"pending_change {change.id} {draft.kind}",
-        )
+        _audit_maker("resubmit", change, "returned", "submitted", held, draft.kind, actor, session_ref, ip)
     return change
 
 
@@ -679,17 +677,7 @@ def withdraw(
         held = PendingMyNumber.delete().where(PendingMyNumber.change == change.id).execute()
         change.state = "withdrawn"
         change.save_versioned(expected_version, only=[PendingChange.state])
-        audit.record(
-            "pending_change.withdraw",
-            actor=actor,
-            session_ref=session_ref,
-            ip=ip,
-            target_table="household",
-            target_ids=[change.household_id],
-            fields=["pending_change.state"] + (["pending_my_number.ciphertext"] if held else []),
-            changes={"pending_change.state": [before, "withdrawn"]},
-            reason=f"pending_change {change.id} {kind_of(change)}",
-        )
+        _audit_maker("withdraw", change, before, "withdrawn", held, kind_of(change), actor, session_ref, ip)
     return change
 
 
@@ -719,7 +707,12 @@ def return_(
     session_ref: str | None = None,
     ip: str | None = None,
 ) -> PendingChange:
-    """差戻し: back to the agent with a comment saying what to correct (required)."""
+    """差戻し: back to the agent with a comment saying what to correct (required).
+
+    The My Numbers held for the change are deleted (and the deletion recorded): a returned change may
+    never be resubmitted (its maker leaves, the household leaves the office), and a number must not be
+    held for nothing. The payload keeps who they were for (``my_numbers_discarded``), so the change's
+    page says so; the agent types them again when resubmitting."""
     _check_reviewer(change, reviewer)
     comment = (comment or "").strip()
     if not comment:
@@ -734,6 +727,12 @@ def return_(
         fresh.reviewed_by = reviewer.id
         fresh.reviewed_at = utcnow()
         fresh.comment = comment
+        discarded = _discard_held(fresh, reviewer, session_ref=session_ref, ip=ip)
+        if discarded:
+            payload = payload_of(fresh)
+            payload.pop("my_numbers", None)
+            payload["my_numbers_discarded"] = discarded
+            fresh.payload = json.dumps(payload, ensure_ascii=False, sort_keys=True)
         fresh.save_versioned(
             expected_version,
             only=[
@@ -741,6 +740,7 @@ def return_(
                 PendingChange.reviewed_by,
                 PendingChange.reviewed_at,
                 PendingChange.comment,
+                PendingChange.payload,
             ],
         )
         audit.record(
@@ -750,7 +750,8 @@ def return_(
             ip=ip,
             target_table="household",
             target_ids=[fresh.household_id],
-            fields=["pending_change.state", "pending_change.comment"],
+            fields=["pending_change.state", "pending_change.comment"]
+            + (["pending_my_number.ciphertext"] if discarded else []),
             changes={
                 "pending_change.state": ["submitted", "returned"],
                 "pending_change.comment": [None, comment],
@@ -758,6 +759,27 @@ def return_(
             reason=f"pending_change {fresh.id} {kind_of(fresh)}",
         )
     return fresh
+
+
+def _discard_held(change: PendingChange, actor, **context) -> list[int]:
+    """Delete the My Numbers held for the change, leaving a deletion record per member (as
+    services.mynumber.delete does for stored ones); the members whose number was deleted."""
+    people = sorted(
+        row.person_id
+        for row in PendingMyNumber.select(PendingMyNumber.person).where(PendingMyNumber.change == change.id)
+    )
+    if not people:
+        return []
+    PendingMyNumber.delete().where(PendingMyNumber.change == change.id).execute()
+    reason = f"差戻しにより破棄 (pending_change {change.id})"
+    for person_id in people:
+        DeletionRecord.create(
+            kind="my_number", subject_table="person", subject_id=person_id, reason=reason, deleted_by=actor.id
+        )
+    audit.record(
+        "my_number.delete", actor=actor, target_table="person", target_ids=people, reason=reason, **context
+    )
+    return people
 
 
 def behalf_note(change: PendingChange, reviewer) -> str:
@@ -936,16 +958,20 @@ def _apply_declaration(change, payload, context, keyring):
     for row in (
         PendingMyNumber.select().where(PendingMyNumber.change == change.id).order_by(PendingMyNumber.id)
     ):
-        number = keyring.decrypt(
-            bytes(row.ciphertext),
-            row.key_id,
-            table=TABLE,
-            column=COLUMN,
-            row_id=f"{change.id}:{row.person_id}",
-        )
         person = Person.get_or_none((Person.id == row.person_id) & (Person.household == change.household_id))
         if person is None:
             raise _stale(_l("個人番号を入力した世帯員が見つかりません。"))
+        try:
+            number = mynumber.decrypt_held(row, keyring)
+        except (
+            VaultError
+        ):  # its key was retired before `flask keys rotate` re-encrypted it, or it was altered
+            raise Refused(
+                _l(
+                    "%(name)sさんの個人番号を読み取れません（暗号鍵の更新のため）。差し戻して、個人番号をもう一度入力してもらってください。",
+                    name=person.name,
+                )
+            ) from None
         try:
             member_records.register_my_number(
                 person,
@@ -1049,14 +1075,17 @@ def _vehicle_rows(before: Mapping, after: Mapping) -> list[DiffRow]:
 
 
 def _declaration_rows(
-    change: PendingChange, payload: dict, before: dict, *, portal: bool
+    change: PendingChange, payload: dict, before: dict, *, portal: bool, viewer=None
 ) -> tuple[list[DiffRow], str | None]:
     values = payload.get("values") or {}
     names = _names(change.household_id)
     fy = int(payload.get("fiscal_year", 0))
     rows = [DiffRow(str(_l("年度")), None, f"{wareki.fiscal_year_label(fy)}（{fy - 1}年分の収入）")]
     held = set(payload.get("my_numbers") or [])
-    show_amounts = not portal or change.state in OPEN_STATES
+    # On the portal the amounts (and disability levels) are the maker's to read back while the change
+    # is open: not a colleague's of the office, and nobody's once the city decided it.
+    maker = viewer is not None and viewer.id == change.submitted_by_id
+    show_amounts = not portal or (maker and change.state in OPEN_STATES)
     if show_amounts:
         rows.append(
             DiffRow(
@@ -1120,14 +1149,22 @@ def _declaration_rows(
                     ),
                 )
             )
-    note = None if show_amounts else str(_l("収入の金額は、市の承認後はこの画面に表示しません。"))
+    if not show_amounts:
+        listed = [names.get(m.get("person_id"), "") for m in values.get("members", [])]
+        rows.insert(1, DiffRow(str(_l("世帯員")), None, "、".join(listed)))
+    if show_amounts:
+        note = None
+    elif change.state in OPEN_STATES:
+        note = str(_l("収入の金額と障害の程度は、入力した職員にだけ表示します。"))
+    else:
+        note = str(_l("収入の金額は、市の承認後はこの画面に表示しません。"))
     return rows, note
 
 
-def describe(change: PendingChange, *, portal: bool = False) -> Described:
+def describe(change: PendingChange, *, portal: bool = False, viewer=None) -> Described:
     """The change as a before/after table: labels from the models, codes as labels, yen and 和暦; a My
-    Number only as 「個人番号の登録あり」. portal: what the agent may read back (no stored incomes, the
-    amounts it typed only while the change is open)."""
+    Number only as 「個人番号の登録あり」. portal: what the agent may read back (no stored incomes; the
+    amounts typed only to their maker, viewer, while the change is open)."""
     payload, before = payload_of(change), before_of(change)
     kind = str(payload.get("kind", ""))
     after = payload.get("values") or {}
@@ -1190,7 +1227,7 @@ def describe(change: PendingChange, *, portal: bool = False) -> Described:
         if before:
             note = str(_l("変更前は現在の登録です。承認すると、新しい登録の開始日の前日で終了します。"))
     elif kind == "income_declaration.save":
-        rows, note = _declaration_rows(change, payload, before, portal=portal)
+        rows, note = _declaration_rows(change, payload, before, portal=portal, viewer=viewer)
     else:
         rows = []
     return Described(change, kind, kind_label(kind), rows, note)

@@ -93,6 +93,7 @@ class Facts:
     years_over_before: int | None = None
     in_force: RentDecision | None = None  # the approved decision in force the year before
     decided: RentDecision | None = None  # an approved decision of this fiscal year from the same day
+    move_in: RentDecision | None = None  # the move-in decision in_force is, or corrects (see _move_in_of)
 
     @property
     def estate_id(self) -> int | None:
@@ -225,7 +226,37 @@ def load_facts(
                 item.in_force = row
             elif row.effective_from == on:
                 item.decided = row
+        _move_in_of([facts[hid] for hid in chunk])
     return facts
+
+
+def _move_in_of(items: list[Facts]) -> None:
+    """Facts.move_in: the decision in force when it is a move-in decision, or the move-in decision it
+    replaces through its supersedes chain (a correction 更正 of the move-in decision still stands for
+    the 政令月収 at move-in, so the next run must not report the household as having none)."""
+    waiting: dict[int, list[Facts]] = {}
+    for item in items:
+        decision = item.in_force
+        if decision is None:
+            continue
+        if decision.kind == "move_in":
+            item.move_in = decision
+        elif decision.supersedes_id is not None:
+            waiting.setdefault(decision.supersedes_id, []).append(item)
+    seen: set[int] = set()
+    while waiting:
+        seen |= set(waiting)
+        rows = RentDecision.select(RentDecision.id, RentDecision.kind, RentDecision.supersedes).where(
+            RentDecision.id.in_(list(waiting))
+        )
+        following: dict[int, list[Facts]] = {}
+        for row in rows:
+            if row.kind == "move_in":
+                for item in waiting[row.id]:
+                    item.move_in = row
+            elif row.supersedes_id is not None and row.supersedes_id not in seen:
+                following.setdefault(row.supersedes_id, []).extend(waiting[row.id])
+        waiting = following
 
 
 def decision_in_force(household, on: dt.date) -> RentDecision | None:
@@ -300,6 +331,7 @@ def compute_from(
     declaration = facts.declarations.get(fiscal_year - 1)
     seirei, source, declared = None, None, True
     in_force = facts.in_force
+    move_in = facts.move_in or (in_force if in_force is not None and in_force.kind == "move_in" else None)
     if declaration is not None and declaration.status in FIGURE_STATUSES:
         if declaration.seirei_getsushu is None:
             raise Incomplete(
@@ -310,7 +342,7 @@ def compute_from(
         seirei, source = declaration.seirei_getsushu, "declaration"
     elif declaration is not None:
         declared = False
-    elif in_force is not None and in_force.kind == "move_in" and in_force.seirei_getsushu is not None:
+    elif in_force is not None and move_in is not None and in_force.seirei_getsushu is not None:
         seirei, source = in_force.seirei_getsushu, "move_in"
     else:
         raise Incomplete(
@@ -353,6 +385,10 @@ def compute_from(
             f"政令月収 {seirei:,}円({wareki.fiscal_year_label(fiscal_year - 1)}の収入申告・"
             f"{declaration.income_year}年分の収入、{DECLARATION_LABELS[declaration.status]})"
         )
+    elif source == "move_in" and in_force.id != move_in.id:
+        steps.append(
+            f"政令月収 {seirei:,}円(入居時の家賃決定を更正した決定による。入居後の収入申告はまだありません)"
+        )
     elif source == "move_in":
         steps.append(f"政令月収 {seirei:,}円(入居時の家賃決定による。入居後の収入申告はまだありません)")
     else:
@@ -378,6 +414,8 @@ def compute_from(
     used["unit_year_figure"] = f"id={facts.figure.id} unit={unit.id} fiscal_year={fiscal_year}"
     if declaration is not None:
         used["income_declaration"] = f"id={declaration.id} fiscal_year={declaration.fiscal_year}"
+    elif source == "move_in" and in_force.id != move_in.id:
+        used["rent_decision"] = f"id={in_force.id} (correction of move_in id={move_in.id})"
     elif source == "move_in":
         used["rent_decision"] = f"id={in_force.id} (move_in)"
 

@@ -57,6 +57,28 @@ def _appeal_note() -> str:
     )
 
 
+def _decision_page(kind: str, decision: RentDecision, addressee, title: str, body: list, subject: str):
+    """The notice of a decision: its body, then where to object to `subject` until the deadline (when
+    there is one) and the note on appeals."""
+    if decision.objection_deadline is not None:
+        body.append(
+            notices.Paragraph(
+                f"{subject}について意見がある場合は、{_date(decision.objection_deadline)}までに、"
+                "市営住宅管理課へ申し出てください。"
+            )
+        )
+    body.append(notices.Note(_appeal_note()))
+    return notices.NoticePage(
+        kind,
+        decision.household_id,
+        addressee,
+        title,
+        body,
+        subject_table="rent_decision",
+        subject_id=decision.id,
+    )
+
+
 def _decisions(run: RentRun, kind: str) -> Iterator[tuple[RentDecision, RentRunItem | None]]:
     """The run's approved decisions (with their unit), chunk by chunk in household order."""
     last = 0
@@ -165,22 +187,13 @@ def rent_decision_page(run, decision: RentDecision, item, addressee) -> notices.
                 "申告された収入により家賃を決定し直します。"
             )
         )
-    if decision.objection_deadline is not None:
-        body.append(
-            notices.Paragraph(
-                "この決定の内容(収入の認定を含みます。)について意見がある場合は、"
-                f"{_date(decision.objection_deadline)}までに、市営住宅管理課へ申し出てください。"
-            )
-        )
-    body.append(notices.Note(_appeal_note()))
-    return notices.NoticePage(
+    return _decision_page(
         "rent_decision",
-        decision.household_id,
+        decision,
         addressee,
         f"{label} 家賃決定通知書",
         body,
-        subject_table="rent_decision",
-        subject_id=decision.id,
+        "この決定の内容(収入の認定を含みます。)",
     )
 
 
@@ -239,22 +252,8 @@ def over_income_page(run, decision: RentDecision, addressee, rent_masters) -> no
                 f"{label}の家賃は、別に送付する家賃決定通知書のとおり {_yen(decision.rent)} です。"
             )
         )
-    if decision.objection_deadline is not None:
-        body.append(
-            notices.Paragraph(
-                f"この認定について意見がある場合は、{_date(decision.objection_deadline)}までに、"
-                "市営住宅管理課へ申し出てください。"
-            )
-        )
-    body.append(notices.Note(_appeal_note()))
-    return notices.NoticePage(
-        "over_income",
-        decision.household_id,
-        addressee,
-        f"{label} 収入超過者認定通知書",
-        body,
-        subject_table="rent_decision",
-        subject_id=decision.id,
+    return _decision_page(
+        "over_income", decision, addressee, f"{label} 収入超過者認定通知書", body, "この認定"
     )
 
 
@@ -289,20 +288,6 @@ def high_income_page(run, decision: RentDecision, addressee, rent_masters) -> no
             "住宅の確保についての相談は、市営住宅管理課で受け付けています。"
         ),
     ]
-    if decision.objection_deadline is not None:
-        body.append(
-            notices.Paragraph(
-                f"この認定について意見がある場合は、{_date(decision.objection_deadline)}までに、"
-                "市営住宅管理課へ申し出てください。"
-            )
-        )
-    body.append(notices.Note(_appeal_note()))
-    return notices.NoticePage(
-        "high_income",
-        decision.household_id,
-        addressee,
-        f"{label} 高額所得者認定通知書",
-        body,
-        subject_table="rent_decision",
-        subject_id=decision.id,
+    return _decision_page(
+        "high_income", decision, addressee, f"{label} 高額所得者認定通知書", body, "この認定"
     )

@@ -19,7 +19,11 @@ How it stays right when stopped anywhere (kill -9, a deploy, a second worker):
   the same batch (the item's unique (run, household) index backs that up). A rerun continues after
   the last household done; when none is left the run waits for approval (preview).
 - Approval: an officer, never the person who started the run (four-eyes: who prepared the figures does
-  not approve them). The run is marked approved first, then drafts are approved a batch per
+  not approve them). Every draft is first computed again from the file as it is now (refresh_drafts):
+  when any went stale during the preview (a declaration keyed in, a move-out before 1 April …) those
+  are put right, nothing is approved and the officer reads the run again (InputsChanged). The preview
+  and its counts show each member of staff only the households services.access lets them see (支援措置);
+  the approval covers them all. The run is marked approved first, then drafts are approved a batch per
   transaction — each with its 収入超過者 / 高額所得者 Certification rows (created once: unique per
   household, year, kind) and the household's flags — and resuming continues with the drafts left.
   Then one notice job per kind is queued, once (found again by its exact parameters); each job issues
@@ -46,7 +50,7 @@ from models.income import RENT_STATUSES
 from models.rent_runs import PROBLEMS, REASONS, RentRunItem
 from rules import wareki
 from rules.filters import today_tokyo
-from services import audit, jobs, masters, notices
+from services import access, audit, jobs, masters, notices
 from services import rent_decisions as decisions
 
 BATCH = 200
@@ -459,16 +463,30 @@ class Summary:
     by_status: dict[str, int] = field(default_factory=dict)
     by_problem: dict[str, int] = field(default_factory=dict)
     resident_three_years: int = 0
+    run_drafts: int = 0  # every draft of the run: what an approval decides, whoever reads the counts
 
     @property
     def difference(self) -> int:
         return self.rent_total - self.previous_total
 
 
-def summary(run: RentRun) -> Summary:
-    """Counts by reason, status and problem, and the monthly totals of the drafts against this year."""
-    items = RentRunItem.select().where(RentRunItem.run == run.id)
+def _in_view(viewer):
+    """The run items viewer may see (services.access: no 支援措置 household without an assignment);
+    viewer None: all of them (the command line, the approval)."""
+    if viewer is None:
+        return RentRunItem.id.is_null(False)
+    return RentRunItem.household.in_(access.visible_households(viewer))
+
+
+def summary(run: RentRun, viewer=None) -> Summary:
+    """Counts by reason, status and problem, and the monthly totals of the drafts against this year,
+    over the households viewer may see (all of them for None)."""
+    visible = _in_view(viewer)
+    items = RentRunItem.select().where((RentRunItem.run == run.id) & visible)
     result = Summary()
+    result.run_drafts = (
+        RentRunItem.select().where((RentRunItem.run == run.id) & RentRunItem.decision.is_null(False)).count()
+    )
     result.households = items.count()
     result.problems = items.where(RentRunItem.problem.is_null(False)).count()
     computed = items.where(RentRunItem.decision.is_null(False))
@@ -478,12 +496,12 @@ def summary(run: RentRun) -> Summary:
     result.decreased = computed.where(RentRunItem.rent < RentRunItem.previous_rent).count()
     result.rent_total = int(
         RentRunItem.select(fn.COALESCE(fn.SUM(RentRunItem.rent), 0))
-        .where((RentRunItem.run == run.id) & RentRunItem.decision.is_null(False))
+        .where((RentRunItem.run == run.id) & RentRunItem.decision.is_null(False) & visible)
         .scalar()
     )
     result.previous_total = int(
         RentRunItem.select(fn.COALESCE(fn.SUM(RentRunItem.previous_rent), 0))
-        .where((RentRunItem.run == run.id) & RentRunItem.decision.is_null(False))
+        .where((RentRunItem.run == run.id) & RentRunItem.decision.is_null(False) & visible)
         .scalar()
     )
     result.resident_three_years = computed.where(RentRunItem.resident_three_years).count()
@@ -494,14 +512,14 @@ def summary(run: RentRun) -> Summary:
     statuses = (
         RentDecision.select(RentDecision.rent_status, fn.COUNT(RentDecision.id))
         .join(RentRunItem, on=(RentRunItem.decision == RentDecision.id))
-        .where(RentRunItem.run == run.id)
+        .where((RentRunItem.run == run.id) & visible)
         .group_by(RentDecision.rent_status)
         .tuples()
     )
     result.by_status = {status: count for status, count in statuses}
     problems = (
         RentRunItem.select(RentRunItem.problem, fn.COUNT(RentRunItem.id))
-        .where((RentRunItem.run == run.id) & RentRunItem.problem.is_null(False))
+        .where((RentRunItem.run == run.id) & RentRunItem.problem.is_null(False) & visible)
         .group_by(RentRunItem.problem)
         .tuples()
     )
@@ -527,14 +545,15 @@ class PreviewPage:
         return min(self.total, self.page * PER_PAGE)
 
 
-def preview(run: RentRun, filters: Filters = Filters(), page: int = 1) -> PreviewPage:
-    """The households of the run with their draft against the decision in force, PER_PAGE a page."""
+def preview(run: RentRun, filters: Filters = Filters(), page: int = 1, *, viewer=None) -> PreviewPage:
+    """The households of the run viewer may see (all for None) with their draft against the decision
+    in force, PER_PAGE a page."""
     query = (
         RentRunItem.select(RentRunItem, Household.household_no, Estate.name)
         .join(Household, on=(RentRunItem.household == Household.id))
         .switch(RentRunItem)
         .join(Estate, JOIN.LEFT_OUTER, on=(RentRunItem.estate == Estate.id))
-        .where(RentRunItem.run == run.id)
+        .where((RentRunItem.run == run.id) & _in_view(viewer))
     )
     if filters.problems_only:
         query = query.where(RentRunItem.problem.is_null(False))
@@ -630,31 +649,164 @@ def check_approver(run: RentRun, actor) -> None:
         )
 
 
+class InputsChanged(RunRefused):
+    """The approval did not happen: drafts had gone stale since the preview and were computed again
+    (refresh_drafts); the run waits in preview for the officer to read it and approve again."""
+
+    def __init__(self, households: list[int]):
+        super().__init__(
+            _l(
+                "%(count)s世帯の入力が変わったため再計算しました。内容を確認して、もう一度承認してください。",
+                count=len(households),
+            ),
+            409,
+        )
+        self.households = households
+
+
+# The columns of a draft that must still match a computation from the file as it is now.
+CHECKED = ("tenancy", "unit", "seirei_getsushu", "bracket", "rent_status", "years_over", "rent")
+
+
+def _draft_key(draft: RentDecision) -> tuple:
+    return (draft.tenancy_id, draft.unit_id, draft.seirei_getsushu, draft.bracket, draft.rent_status,
+            draft.years_over, draft.rent)  # fmt: skip
+
+
+def _item_key(item: RentRunItem) -> tuple:
+    return (item.previous_id, item.previous_rent, item.estate_id, item.rent, item.reasons,
+            item.resident_three_years)  # fmt: skip
+
+
+def refresh_drafts(run: RentRun, *, batch: int = BATCH) -> list[int]:
+    """Compute every draft of the run again from the file as it is now and put right those that went
+    stale since the computation (a declaration keyed in during the preview, a move-out before 1 April,
+    a correction of the decision in force, new masters or unit figures); the households put right.
+
+    A draft whose household is no longer in residence on 1 April is cancelled and its item removed
+    (the run never lists such a household); one that can no longer be computed is cancelled and its
+    item lists the problem; any other is updated in place with its item (rent, reasons, the decision
+    in force). Call in the approval's transaction, the run row locked: approving must not decide
+    figures the officer has not seen.
+    """
+    rent_masters = masters.rent_masters(run.fiscal_year)
+    changed: list[int] = []
+    after = 0
+    while True:
+        items = list(
+            RentRunItem.select()
+            .where(
+                (RentRunItem.run == run.id)
+                & RentRunItem.decision.is_null(False)
+                & (RentRunItem.household > after)
+            )
+            .order_by(RentRunItem.household)
+            .limit(batch)
+        )
+        if not items:
+            return changed
+        after = items[-1].household_id
+        ids = [item.household_id for item in items]
+        drafts = {
+            d.id: d for d in RentDecision.select().where(RentDecision.id.in_([i.decision_id for i in items]))
+        }
+        resident = {row.id for row in resident_households(run.fiscal_year).where(Household.id.in_(ids))}
+        facts = decisions.load_facts(Household.select().where(Household.id.in_(ids)), run.fiscal_year)
+        now = utcnow()
+        for item in items:
+            draft = drafts[item.decision_id]
+            if draft.state != "draft":
+                continue
+            cancel_draft = RentDecision.update(
+                state="cancelled", updated_at=now, version=RentDecision.version + 1
+            ).where((RentDecision.id == draft.id) & (RentDecision.state == "draft"))
+            if item.household_id not in resident:
+                RentRunItem.delete().where(RentRunItem.id == item.id).execute()
+                cancel_draft.execute()
+                changed.append(item.household_id)
+                continue
+            try:
+                computation = decisions.compute_from(facts[item.household_id], run.fiscal_year, rent_masters)
+            except decisions.Incomplete as problem:
+                RentRunItem.update(
+                    decision=None, rent=None, reasons="", resident_three_years=False, problem=problem.code,
+                    updated_at=now,
+                ).where(RentRunItem.id == item.id).execute()  # fmt: skip
+                cancel_draft.execute()
+                changed.append(item.household_id)
+                continue
+            values = computation.decision_values()
+            previous = computation.in_force
+            fresh_item = {
+                "previous": previous.id if previous is not None else None,
+                "previous_rent": previous.rent if previous is not None else None,
+                "estate": computation.estate_id,
+                "rent": computation.result.rent,
+                "reasons": _encode(reasons_for(computation)),
+                "resident_three_years": computation.resident_three_years,
+            }
+            if _draft_key(draft) == tuple(values[name] for name in CHECKED) and _item_key(item) == tuple(
+                fresh_item.values()
+            ):
+                continue
+            RentDecision.update(**values, updated_at=now, version=RentDecision.version + 1).where(
+                RentDecision.id == draft.id
+            ).execute()
+            RentRunItem.update(**fresh_item, updated_at=now).where(RentRunItem.id == item.id).execute()
+            changed.append(item.household_id)
+
+
 def begin_approval(run: RentRun, actor, **context) -> RentRun:
-    """Check the approver and mark the run approved (once); the drafts are approved by approve_pending."""
+    """Check the approver and mark the run approved (once); the drafts are approved by approve_pending.
+
+    Every draft is checked against the file first (refresh_drafts): when any went stale they are put
+    right, the run stays in preview and InputsChanged tells the officer to read it and approve again.
+    """
     check_approver(run, actor)
+    context = {k: v for k, v in context.items() if k != "actor"}
     with db.atomic():
         run = _lock(run.id)
         if run.state == "approved" or run.state == "issued":
             return run
         if run.state != "preview":
             raise RunRefused(_l("計算が終わっていない、または中止された年次処理は承認できません。"))
-        now = utcnow()
-        RentRun.update(
-            state="approved",
-            approved_by=actor.id,
-            approved_at=now,
-            updated_at=now,
-            version=RentRun.version + 1,
-        ).where((RentRun.id == run.id) & (RentRun.state == "preview")).execute()
-        audit.record(
-            "rent_run.approve",
-            actor=actor,
-            target_table="rent_run",
-            target_ids=[run.id],
-            reason=f"fiscal_year={run.fiscal_year}",
-            **{k: v for k, v in context.items() if k != "actor"},
-        )
+        changed = refresh_drafts(run)
+        if changed:
+            total = RentRunItem.select().where(RentRunItem.run == run.id).count()
+            RentRun.update(
+                households_done=total,
+                households_total=total,
+                updated_at=utcnow(),
+                version=RentRun.version + 1,
+            ).where(RentRun.id == run.id).execute()
+            audit.record(
+                "rent_run.recompute",
+                actor=actor,
+                target_table="household",
+                target_ids=changed,
+                fields=["rent_decision.rent", "rent_decision.rent_status", "rent_run_item.rent"],
+                reason=f"rent_run {run.id} fiscal_year={run.fiscal_year} inputs changed before approval",
+                **context,
+            )
+        else:
+            now = utcnow()
+            RentRun.update(
+                state="approved",
+                approved_by=actor.id,
+                approved_at=now,
+                updated_at=now,
+                version=RentRun.version + 1,
+            ).where((RentRun.id == run.id) & (RentRun.state == "preview")).execute()
+            audit.record(
+                "rent_run.approve",
+                actor=actor,
+                target_table="rent_run",
+                target_ids=[run.id],
+                reason=f"fiscal_year={run.fiscal_year}",
+                **context,
+            )
+    if changed:
+        raise InputsChanged(changed)  # after the commit: the drafts put right stay so
     return RentRun.get_by_id(run.id)
 
 

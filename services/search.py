@@ -244,8 +244,9 @@ def _filter_conditions(filters: Filters, today: dt.date) -> list:
     return conditions
 
 
-def _joined(query, head):
-    """query (on Household) with its current tenancy's unit, building, estate, ward and its 名義人."""
+def join_current_unit(query):
+    """query (joined to Household) with its current tenancy's unit, building and estate (outer joins:
+    a household between homes keeps its row)."""
     return (
         query.join_from(
             Household,
@@ -256,13 +257,23 @@ def _joined(query, head):
         .join_from(Tenancy, Unit, JOIN.LEFT_OUTER, on=(Tenancy.unit == Unit.id))
         .join_from(Unit, Building, JOIN.LEFT_OUTER, on=(Unit.building == Building.id))
         .join_from(Building, Estate, JOIN.LEFT_OUTER, on=(Building.estate == Estate.id))
-        .join_from(Estate, Ward, JOIN.LEFT_OUTER, on=(Estate.ward == Ward.id))
-        .join_from(
-            Household,
-            head,
-            JOIN.LEFT_OUTER,
-            on=(head.household == Household.id) & head.is_head & head.member_to.is_null(),
-        )
+    )
+
+
+def join_head(query, head):
+    """query (joined to Household) with its present 名義人 as `head` (an alias of Person)."""
+    return query.join_from(
+        Household,
+        head,
+        JOIN.LEFT_OUTER,
+        on=(head.household == Household.id) & head.is_head & head.member_to.is_null(),
+    )
+
+
+def _joined(query, head):
+    """query (on Household) with its current tenancy's unit, building, estate, ward and its 名義人."""
+    return join_head(
+        join_current_unit(query).join_from(Estate, Ward, JOIN.LEFT_OUTER, on=(Estate.ward == Ward.id)), head
     )
 
 

@@ -110,6 +110,24 @@ def test_start_refuses_a_year_whose_incomes_are_not_over(database, staff):
     assert IncomeDeclaration.select().count() == 0
 
 
+def test_a_failed_submit_of_the_forms_job_writes_no_declaration(database, staff, monkeypatch):
+    """送付済 declarations without their print job would never be printed: both or neither."""
+    _city(2)
+    real_submit = jobs.submit
+
+    def failing_submit(*args, **kwargs):
+        real_submit(*args, **kwargs)  # the job row is written, then the submit fails
+        raise RuntimeError("queue unavailable")
+
+    monkeypatch.setattr(cycle.jobs, "submit", failing_submit)
+    with pytest.raises(RuntimeError):
+        cycle.start(FY, actor=staff, today=SENT_DAY)
+    assert IncomeDeclaration.select().count() == 0 and Job.select().count() == 0
+    monkeypatch.setattr(cycle.jobs, "submit", real_submit)
+    again = cycle.start(FY, actor=staff, today=SENT_DAY)  # the start can simply be tried again
+    assert again.created == 2 and again.job is not None
+
+
 def test_forms_pdf_has_a_page_per_household_and_never_a_my_number(app, database, staff):
     city = _city(3)
     number = mynumber_rules.generate(random.Random(11))

@@ -17,12 +17,14 @@ from models import (
     Household,
     Notice,
     NoticeRun,
+    RentDecision,
+    Tenancy,
     UnitYearFigure,
 )
 from rules.damages import DamagesMasters, monthly_damages
 from rules.filters import today_tokyo
 from rules.wareki import to_wareki
-from services import editing, evictions, jobs
+from services import charges, editing, evictions, jobs
 from tests.conftest import csrf_token_of
 from tests.factories import make_account, make_household, make_person, make_tenancy, make_unit
 
@@ -306,6 +308,128 @@ def test_an_unapproved_or_withdrawn_request_charges_nothing(database, people):
     assert _damages(household) == []
 
 
+def _rent_in_force(household, rent_status="high_income") -> RentDecision:
+    tenancy = Tenancy.get(Tenancy.household == household.id)
+    return RentDecision.create(
+        household=household,
+        tenancy=tenancy,
+        unit=tenancy.unit_id,
+        fiscal_year=2025,
+        kind="annual",
+        effective_from=dt.date(2025, 4, 1),
+        market_rent=MARKET,
+        rent_status=rent_status,
+        rent=MARKET,
+        state="approved",
+        masters_used="{}",
+        explanation="",
+    )
+
+
+def _rent(household) -> list[tuple[dt.date, int]]:
+    return [
+        (c.period, c.amount)
+        for c in Charge.select()
+        .where((Charge.household == household.id) & (Charge.kind == "rent"))
+        .order_by(Charge.period)
+    ]
+
+
+@pytest.mark.parametrize("damages_first", [False, True])
+def test_after_the_deadline_the_damages_replace_the_rent_whichever_runs_first(
+    database, people, damages_first
+):
+    household = make_high_income_household()
+    _rent_in_force(household)
+    request = prepared(household, people)  # deadline 2026-07-16
+    evictions.approve(request.id, actor=people["officer"], today=REQUESTED)
+
+    def rent_run():
+        for month in (6, 7, 8):
+            charges.charge_month(dt.date(2026, month, 1))
+
+    if damages_first:
+        evictions.post_damages(dt.date(2026, 8, 1), actor=people["staff"])
+        rent_run()
+    else:
+        rent_run()
+        evictions.post_damages(dt.date(2026, 8, 1), actor=people["staff"])
+    assert _rent(household) == [
+        (dt.date(2026, 6, 1), 80_000),
+        (dt.date(2026, 7, 1), 80_000 * 16 // 31),  # 1-16 July
+    ]
+    assert _damages(household) == [
+        (dt.date(2026, 7, 1), 160_000 * 15 // 31),  # 17-31 July
+        (dt.date(2026, 8, 1), 160_000),
+    ]
+    skipped = dict(charges.charge_month(dt.date(2026, 9, 1), dry_run=True).skipped)
+    assert "損害賠償金" in str(skipped[household.household_no])
+    evictions.vacate(request.id, vacated_on=dt.date(2026, 9, 10), actor=people["staff"], today=TODAY)
+    charges.charge_month(dt.date(2026, 9, 1))
+    evictions.post_damages(dt.date(2026, 9, 1), actor=people["staff"])
+    assert _rent(household)[-1][0] == dt.date(2026, 7, 1)  # no rent for the days the damages cover
+    assert _damages(household)[-1] == (dt.date(2026, 9, 1), 160_000 * 10 // 30)
+
+
+def test_a_full_rent_charge_after_the_deadline_is_reported_not_doubled(database, people):
+    household = make_high_income_household()
+    _rent_in_force(household)
+    request = prepared(household, people)
+    evictions.approve(request.id, actor=people["officer"], today=REQUESTED)
+    full = Charge.create(
+        household=household,
+        kind="rent",
+        period=dt.date(2026, 8, 1),
+        source_key="rent",
+        amount=80_000,
+        due_date=dt.date(2026, 8, 31),
+    )
+    lines = evictions.post_damages(dt.date(2026, 8, 1), actor=people["staff"])
+    assert _damages(household) == [(dt.date(2026, 7, 1), 77_419)]  # August is not charged twice
+    august = [line for line in lines if line.period == dt.date(2026, 8, 1)][0]
+    assert august.charge is None and august.rent_to_correct.id == full.id
+    assert "訂正" in august.problem
+
+
+def test_only_a_certification_of_the_current_year_or_the_rent_in_force_is_a_ground(database, people):
+    household = make_household(high_income=True)
+    make_person(household)
+    make_tenancy(household)
+    Certification.create(
+        household=household,
+        fiscal_year=2023,
+        kind="high_income",
+        seirei_getsushu=340_000,
+        state="certified",
+        certified_on=dt.date(2022, 12, 1),
+    )
+    with pytest.raises(editing.RuleViolation, match="高額所得者として認定されていません"):
+        evictions.prepare(household.id, ground="high_income", requested_on=REQUESTED, today=REQUESTED)
+    decision = _rent_in_force(household, rent_status="normal")
+    with pytest.raises(editing.RuleViolation, match="高額所得者として認定されていません"):
+        evictions.prepare(household.id, ground="high_income", requested_on=REQUESTED, today=REQUESTED)
+    RentDecision.update(rent_status="high_income").where(RentDecision.id == decision.id).execute()
+    request = evictions.prepare(household.id, ground="high_income", requested_on=REQUESTED, today=REQUESTED)
+    assert request.ground == "high_income"
+
+
+def test_other_grounds_have_no_six_month_minimum_and_no_monthly_damages(database, people):
+    household = make_high_income_household()
+    _rent_in_force(household)
+    kw = {"ground": "fraud", "requested_on": REQUESTED, "note": "収入を偽って入居", "today": REQUESTED}
+    with pytest.raises(editing.RuleViolation) as refused:
+        evictions.prepare(household.id, deadline=REQUESTED, actor=people["staff"], **kw)
+    assert refused.value.field == "deadline"
+    request = evictions.prepare(
+        household.id, deadline=dt.date(2026, 2, 28), actor=people["staff"], **kw
+    )  # six weeks: no 法29条3項 minimum for 不正入居
+    evictions.approve(request.id, actor=people["officer"], today=REQUESTED)
+    assert evictions.post_damages(dt.date(2026, 4, 1), actor=people["staff"]) == []
+    assert _damages(household) == []
+    charges.charge_month(dt.date(2026, 4, 1))
+    assert _rent(household) == [(dt.date(2026, 4, 1), 80_000)]  # the rent goes on until vacated
+
+
 # --- the screens --------------------------------------------------------------------------------------------
 
 
@@ -367,6 +491,21 @@ def _every_route(app, ids: int = 1):
             url = url.replace(f"<int:{argument}>", str(ids))
         for method in sorted((rule.methods or set()) & {"GET", "POST"}):
             yield method, url
+
+
+def test_the_page_of_a_fraud_request_says_its_damages_are_claimed_separately(app, staff_client):
+    with app.app_context(), app.test_request_context():
+        household = make_high_income_household()
+        fraud = evictions.prepare(
+            household.id,
+            ground="fraud",
+            requested_on=today_tokyo(),
+            deadline=today_tokyo() + dt.timedelta(days=30),
+            note="収入を偽って入居",
+            actor=staff_client.user,
+        )
+    shown = staff_client.get(f"/staff/evictions/{fraud.id}").get_data(as_text=True)
+    assert "別途請求" in shown and "損害金倍率" not in shown
 
 
 def test_contractors_and_auditors_are_refused_every_route(app, contractor_client, auditor_client):

@@ -45,6 +45,22 @@ def _resumable(job, report):
     report(1, 1)
 
 
+@jobs.handler("test_overtaken")
+def _overtaken(job, report):
+    """On its first attempt another worker takes the job over (the heartbeat looked stale to it)."""
+    SEEN.setdefault("overtaken", []).append(job.attempts)
+    if job.attempts == 1:
+        Job.update(heartbeat_at=utcnow() - dt.timedelta(hours=1)).where(Job.id == job.id).execute()
+        seen = Job.select(Job.id, Job.state, Job.attempts).where(Job.id == job.id).get()
+        assert jobs._claim(seen, utcnow()) is not None  # the second worker, attempt 2
+        if not jobs.params_of(job).get("report", True):
+            return None  # finishes without reporting again: only the final write is left to fence
+        report(1, 2, "一回目の処理")
+        SEEN["overtaken"].append("kept going")
+    report(2, 2)
+    return None
+
+
 @pytest.fixture
 def staff(database):
     return User.create(login_id="jobs-staff", display_name="職員 一", role="staff")
@@ -133,6 +149,22 @@ def test_two_workers_never_claim_the_same_job(database, staff):
     seen = Job.get_by_id(job.id)
     assert jobs._claim(seen, utcnow()) is not None
     assert jobs._claim(seen, utcnow()) is None  # the second worker read the same row: too late
+
+
+@pytest.mark.parametrize("reports", [True, False])
+def test_a_worker_whose_job_was_taken_over_stops_writing_to_it(database, staff, reports):
+    job = jobs.submit("test_overtaken", {"report": reports}, staff.id)
+    SEEN["overtaken"] = []
+    assert jobs.run_pending() == 1  # attempt 1 runs; attempt 2 belongs to the other worker
+    row = Job.get_by_id(job.id)
+    assert SEEN["overtaken"] == [1]  # report() stopped the first attempt where it was
+    assert (row.state, row.attempts, row.done, row.message, row.finished_at) == ("running", 2, 0, None, None)
+    # The new owner's writes still land, and it finishes the job.
+    row.attempts = 2
+    report = jobs._reporter(row)
+    report(1, 2, "二回目の処理")
+    assert Job.get_by_id(job.id).message == "二回目の処理"
+    assert jobs._finish(row, state="done") and Job.get_by_id(job.id).state == "done"
 
 
 def test_the_cli_worker_runs_pending_jobs_once(app, runner, database, staff):

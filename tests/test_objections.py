@@ -10,7 +10,9 @@ from decimal import Decimal
 import pytest
 
 from models import (
+    Certification,
     Charge,
+    Household,
     IncomeDeclaration,
     MasterParameter,
     Notice,
@@ -19,7 +21,7 @@ from models import (
     RentReview,
     UnitYearFigure,
 )
-from services import editing, jobs, masters, objections, rent_decisions
+from services import editing, evictions, jobs, masters, objections, rent_decisions
 from tests.conftest import csrf_token_of
 from tests.factories import make_account, make_building, make_household, make_person, make_tenancy, make_unit
 
@@ -220,6 +222,47 @@ def test_a_correction_of_a_past_year_supersedes_and_lists_the_months_that_differ
         household.id, 2026, reason="再訂正", actor=people["staff"], today=TODAY
     )
     assert again.decision_id == history[1].id
+
+
+def test_a_re_decision_below_the_limits_withdraws_the_years_certifications_and_clears_the_flags(people):
+    household, decision = make_decided_household()
+    RentDecision.update(rent_status="high_income", years_over=3).where(
+        RentDecision.id == decision.id
+    ).execute()
+    Household.update(over_income=True, high_income=True).where(Household.id == household.id).execute()
+    for kind in ("over_income", "high_income"):
+        Certification.create(
+            household=household,
+            fiscal_year=2026,
+            kind=kind,
+            seirei_getsushu=340_000,
+            years_over=3,
+            state="certified",
+            certified_on=dt.date(2025, 12, 1),
+        )
+    earlier = Certification.create(
+        household=household, fiscal_year=2025, kind="high_income", seirei_getsushu=340_000, state="certified"
+    )
+    review = objections.prepare_correction(
+        household.id, 2026, reason="収入申告の訂正", actor=people["staff"], today=TODAY
+    )
+    objections.redecide(review.id, answer="訂正後の申告で更正", actor=people["officer"], today=TODAY)
+
+    states = {
+        (c.fiscal_year, c.kind): c.state
+        for c in Certification.select().where(Certification.household == household.id)
+    }
+    assert states == {
+        (2026, "over_income"): "withdrawn",
+        (2026, "high_income"): "withdrawn",
+        (2025, "high_income"): "certified",  # another year's certification is not this decision's
+    }
+    assert Certification.get_by_id(earlier.id).state == "certified"
+    household = Household.get_by_id(household.id)
+    assert not household.over_income and not household.high_income
+    # the 高額所得者 ground is gone: a 明渡請求 on it is refused
+    with pytest.raises(editing.RuleViolation, match="高額所得者として認定されていません"):
+        evictions.prepare(household.id, ground="high_income", requested_on=TODAY, today=TODAY)
 
 
 # --- the screens ----------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from pathlib import Path
 
 import pytest
 from flask import current_app
@@ -19,6 +20,7 @@ from extensions import db
 from models import (
     AuditEntry,
     BankTransfer,
+    DeletionRecord,
     Household,
     IncomeDeclaration,
     Office,
@@ -31,6 +33,7 @@ from models import (
     Vehicle,
 )
 from rules import mynumber as mynumber_rules
+from services import mynumber, vault
 from services import pending_changes as service
 from services.vault import keyring_for
 from tests.conftest import csrf_token_of
@@ -536,8 +539,6 @@ def test_a_my_number_typed_on_the_portal_is_never_shown_again(app, portal):
     )
     with Inside(app):
         stored = PersonalNumber.get(PersonalNumber.person == world["head"])
-        from services import mynumber
-
         assert mynumber.decrypt_row(stored, _keyring()) == MY_NUMBER
         assert PendingMyNumber.select().count() == 0  # held only until approval
         assert mynumber_rules.is_valid(MY_NUMBER)
@@ -775,19 +776,22 @@ def test_a_returned_declaration_is_corrected_and_its_amounts_hidden_once_approve
     )
     form = agent.get(f"/portal/changes/{change.id}/resubmit").get_data(as_text=True)
     assert "給与収入は源泉徴収票の支払金額です。" in form and 'value="3,400,000"' in form
-    assert "この入力の個人番号は入力済みです" in form and MY_NUMBER not in form
+    # The return discarded the held number: the form no longer claims one, the agent types it again.
+    assert "この入力の個人番号は入力済みです" not in form and MY_NUMBER not in form
     returned = _only_change(app)
     fixed = agent.post(
         f"/portal/changes/{change.id}/resubmit",
         data={
             "csrf_token": csrf_token_of(agent),
             "change_version": str(returned.version),
-            **_income_data(world),
+            **_income_data(world, number=MY_NUMBER, confirmed=True),
         },
     )
     assert fixed.status_code == 303, fixed.get_data(as_text=True)
     again = _only_change(app)
-    assert again.state == "submitted" and json.loads(again.payload)["my_numbers"] == [world["head"]]  # kept
+    assert again.state == "submitted" and json.loads(again.payload)["my_numbers"] == [
+        world["head"]
+    ]  # retyped
     assert "3,500,000円" in agent.get(f"/portal/changes/{change.id}").get_data(
         as_text=True
     )  # open: its own input
@@ -798,6 +802,133 @@ def test_a_returned_declaration_is_corrected_and_its_amounts_hidden_once_approve
         assert PersonalNumber.select().where(PersonalNumber.person == world["head"]).exists()
     # The year is the city's now: the portal offers no entry for it.
     assert agent.get(f"{url}?year={FY}", headers=HX).get_data(as_text=True).count(f'value="{FY}"') == 0
+
+
+def _return(staff, change, comment="源泉徴収票と金額が違います。"):
+    return _post(
+        staff,
+        f"/staff/approvals/{change.id}/return",
+        {"return_version": str(change.version), "return_comment": comment},
+    )
+
+
+def test_a_return_discards_the_held_number_with_a_deletion_record(app, portal):
+    agent, staff, world = portal
+    url = f"/portal/changes/household/{world['household']}/income/new"
+    _post(agent, url, _income_data(world, number=MY_NUMBER, confirmed=True))
+    change = _only_change(app)
+    _return(staff, change)
+    with Inside(app):
+        assert PendingMyNumber.select().count() == 0  # not held for a change that may never come back
+        record = DeletionRecord.get()
+        assert (record.kind, record.subject_table, record.subject_id) == (
+            "my_number",
+            "person",
+            world["head"],
+        )
+        assert f"pending_change {change.id}" in record.reason and record.deleted_by_id == staff.user.id
+        deleted = AuditEntry.get(AuditEntry.action == "my_number.delete")
+        assert deleted.actor_id == staff.user.id and json.loads(deleted.target_ids) == [world["head"]]
+    returned = _only_change(app)
+    assert "my_numbers" not in json.loads(returned.payload)
+    shown = agent.get(f"/portal/changes/{change.id}").get_data(as_text=True)
+    assert "差戻しにより、入力された個人番号は破棄されました。再提出の際にもう一度入力してください" in shown
+    assert "個人番号の登録あり" not in shown
+    # Resubmitted without typing it again: the change carries no My Number, and approval stores none.
+    fixed = agent.post(
+        f"/portal/changes/{change.id}/resubmit",
+        data={
+            "csrf_token": csrf_token_of(agent),
+            "change_version": str(returned.version),
+            **_income_data(world),
+        },
+    )
+    assert fixed.status_code == 303, fixed.get_data(as_text=True)
+    again = _only_change(app)
+    assert again.state == "submitted" and "my_numbers" not in json.loads(again.payload)
+    assert "破棄されました" not in agent.get(f"/portal/changes/{change.id}").get_data(as_text=True)
+    approved = _post(staff, f"/staff/approvals/{change.id}/approve", {"approve_version": str(again.version)})
+    assert approved.status_code == 200
+    with Inside(app):
+        assert _only_change(app).state == "approved" and PersonalNumber.select().count() == 0
+
+
+def _retire_key(app, key_id):
+    """Take a data key out of service, as an administrator does once rotation is done."""
+    (Path(app.config["KEY_DIR"]) / f"data-{key_id}.key").unlink()
+    vault.clear_cache()
+
+
+def test_rotation_re_encrypts_held_numbers_so_approval_works_after_the_old_key_is_retired(app, portal):
+    agent, staff, world = portal
+    _post(
+        agent,
+        f"/portal/changes/household/{world['household']}/income/new",
+        _income_data(world, number=MY_NUMBER, confirmed=True),
+    )
+    change = _only_change(app)
+    with Inside(app):
+        old = PendingMyNumber.get().key_id
+        new = vault.create_data_key(Path(app.config["KEY_DIR"]))
+        vault.clear_cache()
+        assert mynumber.to_rotate(_keyring()) == 1  # what `flask keys rotate` counts for its progress
+        assert mynumber.rotate(_keyring()) == 1
+        assert PendingMyNumber.get().key_id == new and mynumber.rotate(_keyring()) == 0
+        _retire_key(app, old)
+    approved = _post(staff, f"/staff/approvals/{change.id}/approve", {"approve_version": str(change.version)})
+    assert approved.status_code == 200, approved.get_data(as_text=True)
+    with Inside(app):
+        stored = PersonalNumber.get(PersonalNumber.person == world["head"])
+        assert mynumber.decrypt_row(stored, _keyring()) == MY_NUMBER
+
+
+def test_a_held_number_that_does_not_decrypt_is_a_refusal_not_a_server_error(app, portal):
+    agent, staff, world = portal
+    _post(
+        agent,
+        f"/portal/changes/household/{world['household']}/income/new",
+        _income_data(world, number=MY_NUMBER, confirmed=True),
+    )
+    change = _only_change(app)
+    with Inside(app):
+        old = PendingMyNumber.get().key_id
+        vault.create_data_key(Path(app.config["KEY_DIR"]))
+        _retire_key(app, old)  # retired without rotating first
+    refused = _post(staff, f"/staff/approvals/{change.id}/approve", {"approve_version": str(change.version)})
+    assert refused.status_code == 422
+    assert "川崎 太郎さんの個人番号を読み取れません" in refused.get_data(as_text=True)
+    with Inside(app):
+        assert _only_change(app).state == "submitted"  # nothing applied: the declaration neither
+        assert (
+            IncomeDeclaration.select().where(IncomeDeclaration.household == world["household"]).count() == 0
+        )
+        assert PersonalNumber.select().count() == 0
+        assert AuditEntry.get(AuditEntry.action == "pending_change.approve").outcome == "denied"
+    assert _return(staff, change).status_code in (200, 303)  # the way out: returned, number discarded
+    with Inside(app):
+        assert PendingMyNumber.select().count() == 0
+
+
+def test_only_the_maker_reads_back_the_amounts_of_an_open_declaration(app, portal, make_user, login):
+    agent, _, world = portal
+    data = _income_data(world, salary="3,400,000")
+    data["members-1-disability"] = "special"
+    _post(agent, f"/portal/changes/household/{world['household']}/income/new", data)
+    change = _only_change(app)
+    colleague = app.test_client()
+    with Inside(app):
+        colleague.user = make_user("contractor", office=Office.get_by_id(world["office"]))
+    login(colleague, colleague.user)
+    for url in (f"/portal/changes/{change.id}", f"/portal/changes/household/{world['household']}"):
+        if url == f"/portal/changes/{change.id}":
+            own = agent.get(url).get_data(as_text=True)
+            assert "3,400,000円" in own and "特別障害者" in own  # the maker reads back what they typed
+        seen = colleague.get(url)
+        html = seen.get_data(as_text=True)
+        assert seen.status_code == 200 and "3,400,000" not in html and "特別障害者" not in html, url
+    shown = colleague.get(f"/portal/changes/{change.id}").get_data(as_text=True)
+    assert "承認待ち" in shown and "川崎 太郎、川崎 花子" in shown  # the state and the members, no figure
+    assert "収入の金額と障害の程度は、入力した職員にだけ表示します。" in shown
 
 
 def test_the_reviewer_sees_a_stale_change_before_trying(app, portal):

@@ -37,7 +37,11 @@ def test_the_policy_names_only_real_routes(app):
 
 
 def _sample(converter) -> object:
-    return 999_999 if type(converter).__name__ in ("IntegerConverter", "NumberConverter") else "x"
+    return (
+        999_999
+        if type(converter).__name__ in ("IntegerConverter", "NumberConverter", "RecordIdConverter")
+        else "x"
+    )
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -23,6 +23,7 @@ from models import (
     NoticeRun,
     RentDecision,
     RentRun,
+    Tenancy,
     UnitYearFigure,
 )
 from models.rent_runs import RentRunItem
@@ -343,6 +344,89 @@ def test_the_whole_year_on_each_engine(engine_db):
     assert RentRun.get_by_id(run.id).state == "issued"
     assert {r.kind: r.pages > 0 for r in NoticeRun.select()} == dict.fromkeys(rent_run.NOTICE_KINDS, True)
     assert Certification.select().where(Certification.fiscal_year == FY).count() == 3
+
+
+def test_approval_recomputes_drafts_gone_stale_and_approves_nothing(city):
+    """Inputs changed while the officer read the preview: nothing is approved on the old figures; the
+    drafts are put right and the officer approves again."""
+    run = computed(city)
+    # A declaration keyed in during the preview (was 未提出 → 近傍同種家賃 80,000; now 区分3 → 38,600).
+    IncomeDeclaration.update(status="submitted", seirei_getsushu=125_833, bracket=3).where(
+        (IncomeDeclaration.household == city.undeclared.id) & (IncomeDeclaration.fiscal_year == FY - 1)
+    ).execute()
+    # A household that moved out on 31 March: not in residence on 1 April, no decision, no notice.
+    Tenancy.update(move_out_date=dt.date(FY, 3, 31), status="ended").where(
+        Tenancy.household == city.lower.id
+    ).execute()
+    # The unit's 2027 figures withdrawn: the household can no longer be computed.
+    normal_unit = Tenancy.get(Tenancy.household == city.normal.id).unit_id
+    UnitYearFigure.delete().where(
+        (UnitYearFigure.unit == normal_unit) & (UnitYearFigure.fiscal_year == FY)
+    ).execute()
+    lower_draft = item_of(run, city.lower).decision_id
+
+    with pytest.raises(rent_run.InputsChanged) as stale:
+        rent_run.approve(run, city.officer)
+    assert stale.value.status == 409
+    assert sorted(stale.value.households) == sorted([city.undeclared.id, city.lower.id, city.normal.id])
+    assert (
+        "3世帯の入力が変わったため再計算しました。内容を確認して、もう一度承認してください"
+        in stale.value.message
+    )
+    run = RentRun.get_by_id(run.id)
+    assert run.state == "preview" and run.approved_by_id is None and run.households_total == 6
+    assert (
+        not RentDecision.select()
+        .where(RentDecision.state == "approved", RentDecision.fiscal_year == FY)
+        .exists()
+    )
+
+    declared = item_of(run, city.undeclared)
+    draft = RentDecision.get_by_id(declared.decision_id)
+    assert (declared.rent, declared.reason_codes) == (38_600, ["coefficients"])
+    assert (draft.state, draft.rent, draft.rent_status, draft.seirei_getsushu, draft.bracket) == (
+        "draft", 38_600, "normal", 125_833, 3,
+    )  # fmt: skip
+    assert (
+        not RentRunItem.select()
+        .where(RentRunItem.run == run.id, RentRunItem.household == city.lower.id)
+        .exists()
+    )
+    assert RentDecision.get_by_id(lower_draft).state == "cancelled"
+    unfigured = item_of(run, city.normal)
+    assert (unfigured.problem, unfigured.decision_id, unfigured.rent) == ("no_figures", None, None)
+    figures = rent_run.summary(run)
+    assert (figures.households, figures.drafts, figures.problems) == (6, 4, 2)
+
+    rent_run.approve(run, city.officer)  # the officer approves again: the figures now hold
+    approved = {d.household_id: d for d in RentDecision.select().where(RentDecision.state == "approved")
+                if d.fiscal_year == FY}  # fmt: skip
+    assert set(approved) == {city.over.id, city.high.id, city.undeclared.id, city.newcomer.id}
+    assert approved[city.undeclared.id].rent == 38_600
+    assert jobs.run_pending() == 3
+    noticed = {n.household_id for n in Notice.select()}
+    assert city.lower.id not in noticed and city.undeclared.id in noticed
+
+
+def test_a_move_in_decision_corrected_still_gives_the_seirei_getsushu(city):
+    """The newcomer's move-in decision was corrected (更正) twice: the chain leads back to the move-in
+    decision, so the correction's 政令月収 stands in for the declaration the household never had."""
+    move_in = RentDecision.get(RentDecision.household == city.newcomer.id)
+    tenancy = Tenancy.get(Tenancy.household == city.newcomer.id)
+    latest = move_in
+    for seirei in (118_000, 110_000):
+        RentDecision.update(state="superseded").where(RentDecision.id == latest.id).execute()
+        latest = in_force(city.newcomer, tenancy, 33_900, bracket=2, kind="correction", seirei_getsushu=seirei,
+                          effective_from=dt.date(FY - 1, 8, 1), supersedes=latest)  # fmt: skip
+    computation = rent_decisions.compute(city.newcomer, FY)
+    assert computation.seirei_source == "move_in" and computation.result.seirei_getsushu == 110_000
+    assert computation.result.rent == 33_700
+    assert (
+        computation.masters_used["rent_decision"] == f"id={latest.id} (correction of move_in id={move_in.id})"
+    )
+    run = computed(city)
+    item = item_of(run, city.newcomer)
+    assert item.problem is None and item.rent == 33_700 and item.previous_id == latest.id
 
 
 def test_a_draft_already_holding_the_day_is_listed_not_overwritten(city):

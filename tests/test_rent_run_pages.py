@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from contextlib import contextmanager
 
@@ -100,3 +101,57 @@ def test_the_officer_who_started_the_run_cannot_approve_it(app, city, officer_cl
     assert cancelled.status_code == 303
     with connected(app):
         assert RentRun.get_by_id(run.id).state == "cancelled"
+
+
+def test_the_preview_hides_a_protected_household_from_staff_not_assigned(
+    app, city, staff_client, officer_client
+):
+    """支援措置: the run decides the protected household, but only an assigned member of staff sees its
+    number, rent and counts in the preview."""
+    from models import Household
+    from services import rent_run
+    from tests.factories import make_assignment
+
+    with connected(app):
+        Household.update(support_measure=True).where(Household.id == city.over.id).execute()
+        make_assignment(city.over, officer_client.user)
+        run = rent_run.compute_pending(rent_run.start(FY, city.staff))
+    hidden = staff_client.get(f"/staff/rent/runs/{run.id}").get_data(as_text=True)
+    assert city.normal.household_no in hidden and city.over.household_no not in hidden
+    assert "reason=over_income" not in hidden and "¥61,800" not in hidden  # nor in the counts by reason
+    seen = officer_client.get(f"/staff/rent/runs/{run.id}").get_data(as_text=True)
+    assert city.over.household_no in seen and "¥61,800" in seen and "reason=over_income" in seen
+    with connected(app):
+        entry = (
+            AuditEntry.select()
+            .where((AuditEntry.action == "rent_run.read") & (AuditEntry.actor_id == staff_client.user.id))
+            .first()
+        )
+        assert entry is not None and city.normal.id in json.loads(entry.target_ids)
+        assert city.over.id not in json.loads(entry.target_ids)
+        assert rent_run.summary(run, viewer=staff_client.user).households == 6
+        assert rent_run.summary(run).households == 7  # the approval covers every household
+
+
+def test_approving_stale_drafts_recomputes_them_and_asks_again(app, city, officer_client):
+    from models import IncomeDeclaration
+    from services import rent_run
+
+    with connected(app):
+        run = rent_run.compute_pending(rent_run.start(FY, city.staff))
+        IncomeDeclaration.update(status="submitted", seirei_getsushu=125_833, bracket=3).where(
+            (IncomeDeclaration.household == city.undeclared.id) & (IncomeDeclaration.fiscal_year == FY - 1)
+        ).execute()
+    stale = post(officer_client, f"/staff/rent/runs/{run.id}/approve")
+    assert stale.status_code == 303 and stale.headers["Location"].endswith(f"/staff/rent/runs/{run.id}")
+    page = officer_client.get(f"/staff/rent/runs/{run.id}").get_data(as_text=True)
+    assert "1世帯の入力が変わったため再計算しました。内容を確認して、もう一度承認してください" in page
+    assert "承認して通知書を作成" in page
+    with connected(app):
+        assert RentRun.get_by_id(run.id).state == "preview"
+        assert not Job.select().where(Job.kind == "rent_run.approve").exists()
+    again = post(officer_client, f"/staff/rent/runs/{run.id}/approve")
+    assert again.status_code == 303 and "/staff/jobs/" in again.headers["Location"]
+    with connected(app):
+        jobs.run_pending()
+        assert RentRun.get_by_id(run.id).state == "issued"

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
-from peewee import JOIN
 
 from blueprints.context import audit_context
 from blueprints.portal import scoped
 from blueprints.portal.forms import ApplicationEditForm, ApplicationForm, VersionOnlyForm
-from blueprints.portal.views import attach, conflict, form_page, saved
-from models import Household, HouseholdApplication, Person
+from blueprints.portal.views import form_page, head_of, join_head, post_form, saved
+from models import Household, HouseholdApplication
 from models.base import ConflictError
 from models.requests import APPLICATION_KINDS, WORKFLOW_STATES
 from services import household_applications as service
@@ -29,22 +28,9 @@ LIST_ROWS = 200
 STATES = dict(WORKFLOW_STATES)
 
 
-def _head_alias():
-    return Person.alias("head")
-
-
 def _with_household(query):
-    head = _head_alias()
-    return (
-        query.select_extend(Household.id, Household.household_no, head.name)
-        .join_from(HouseholdApplication, Household)
-        .join_from(
-            Household,
-            head,
-            JOIN.LEFT_OUTER,
-            on=(head.household == Household.id) & head.is_head & head.member_to.is_null(),
-            attr="head",
-        )
+    return join_head(
+        query.select_extend(Household.id, Household.household_no).join_from(HouseholdApplication, Household)
     )
 
 
@@ -76,20 +62,12 @@ def index():
     )
 
 
-def _head(household):
-    return (
-        Person.select(Person.id, Person.name)
-        .where((Person.household == household.id) & Person.is_head & Person.member_to.is_null())
-        .first()
-    )
-
-
 @bp.route("/household/<int:household_id>/new", methods=["GET", "POST"])
 def new(household_id: int):
     """GET without a kind: choose one. With a kind (GET ?kind= or the form's): its form and checklist."""
     household = scoped.household_or_404(household_id, fields=["届出・申請"], change=request.method == "POST")
     kind = request.values.get("kind", "")
-    context = {"household": household, "head": _head(household), "kinds": APPLICATION_KINDS, "kind": kind}
+    context = {"household": household, "head": head_of(household), "kinds": APPLICATION_KINDS, "kind": kind}
     if kind not in service.CHECKLISTS:
         return form_page(
             "portal/applications/choose.html", status=422 if request.method == "POST" else 200, **context
@@ -98,22 +76,21 @@ def new(household_id: int):
     form.load_choices(kind)
     context["checklist"] = service.checklist(kind)
     if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                service.submit(
-                    household.id,
-                    form.kind.data,
-                    form.received_on.data,
-                    form.details.data,
-                    form.attachments.data or [],
-                    office_id=scoped.office_or_403().id,
-                    **audit_context(),
-                )
-            except RuleViolation as exc:
-                attach(form, exc)
-            else:
-                return saved(_("届出・申請を市へ提出しました。"), household.id)
-        return form_page("portal/applications/form.html", status=422, form=form, **context)
+        return post_form(
+            form,
+            "portal/applications/form.html",
+            lambda: service.submit(
+                household.id,
+                form.kind.data,
+                form.received_on.data,
+                form.details.data,
+                form.attachments.data or [],
+                office_id=scoped.office_or_403().id,
+                **audit_context(),
+            ),
+            lambda: saved(_("届出・申請を市へ提出しました。"), household.id),
+            **context,
+        )
     form.kind.data = kind
     return form_page("portal/applications/form.html", form=form, **context)
 
@@ -132,7 +109,7 @@ def show(application_id: int):
         "portal/applications/show.html",
         application=application,
         household=household,
-        head=_head(household),
+        head=head_of(household),
         checklist=service.checklist(application.kind),
         ticked=set(service.attachments_of(application)),
         details=service.details_of(application),
@@ -148,7 +125,7 @@ def edit(application_id: int):
     application, household = _application(application_id, change=request.method == "POST")
     context = {
         "household": household,
-        "head": _head(household),
+        "head": head_of(household),
         "application": application,
         "kind": application.kind,
         "checklist": service.checklist(application.kind),
@@ -169,28 +146,24 @@ def edit(application_id: int):
         form = ApplicationEditForm()
     form.load_choices(application.kind)
     if request.method == "POST":
-        if not form.validate_on_submit():
-            return form_page("portal/applications/form.html", status=422, form=form, **context)
         was_returned = application.state == "returned"
-        try:
-            service.correct(
+        message = _("修正して市へ再提出しました。") if was_returned else _("修正を保存しました。")
+        return post_form(
+            form,
+            "portal/applications/form.html",
+            lambda: service.correct(
                 application,
                 form.version.data,
                 form.received_on.data,
                 form.details.data,
                 form.attachments.data or [],
                 **audit_context(),
-            )
-        except ConflictError:
-            current = HouseholdApplication.get_by_id(application.id)
-            return conflict(
-                form, current, "portal/applications/form.html", **{**context, "application": current}
-            )
-        except RuleViolation as exc:
-            attach(form, exc)
-            return form_page("portal/applications/form.html", status=422, form=form, **context)
-        message = _("修正して市へ再提出しました。") if was_returned else _("修正を保存しました。")
-        return saved(message, endpoint="portal.applications.show", application_id=application.id)
+            ),
+            lambda: saved(message, endpoint="portal.applications.show", application_id=application.id),
+            reread=lambda: HouseholdApplication.get_by_id(application.id),
+            record="application",
+            **context,
+        )
     return form_page("portal/applications/form.html", form=form, **context)
 
 

@@ -225,7 +225,7 @@ def _page_context(household: Household) -> dict:
         "years": _years(household),
         "pending": pending,
         "open_changes": sorted(pending.values(), key=lambda c: (c.submitted_at, c.id)),
-        "described": {c.id: service.describe(c, portal=True) for c in pending.values()},
+        "described": {c.id: service.describe(c, portal=True, viewer=current_user) for c in pending.values()},
         "today": today_tokyo(),
         "label": label,
         "kind_label": service.kind_label,
@@ -315,8 +315,7 @@ def _submit(
             )
         else:  # the record itself was saved since the form was opened: show it again before proposing
             current = type(exc.instance).get_by_id(exc.instance.id)
-            form.version.data, form.version.raw_data = current.version, [str(current.version)]
-            context["conflict"] = inline.conflict_rows(form, current, getattr(form, "columns", {}))
+            context["conflict"] = inline.rebase(form, current)
         return again(409)
     except declarations.MembersChanged as exc:
         form.form_errors.append(str(exc.message))
@@ -388,9 +387,11 @@ def show(change_id: int):
         "portal/changes/show.html",
         change=change,
         household=portal_file.household_row(household.id),
-        described=service.describe(change, portal=True),
+        described=service.describe(change, portal=True, viewer=current_user),
         maker=change.submitted_by,
         mine=change.submitted_by_id == current_user.id,
+        numbers_discarded=change.state == "returned"
+        and bool(service.payload_of(change).get("my_numbers_discarded")),
     )
 
 
@@ -486,32 +487,23 @@ def _inspection(household, vehicle, *, resubmitting=None, values=None):
         "vehicle": vehicle,
         "form_url": _form_url(".inspection", resubmitting, household_id=household.id, vehicle_id=vehicle.id),
     }
-    if request.method == "POST":
-        return _submit(
-            lambda: service.inspection(
-                vehicle, form.inspection_expiry.data, expected_version=form.version.data
-            ),
-            form,
-            household=household,
-            section="parking",
-            template=template,
-            title=title,
-            resubmitting=resubmitting,
-            context=context,
-        )
-    return _form_response(
-        template,
-        household=household,
+    return _parking_form_page(
+        household,
+        form,
+        draft_of=lambda: service.inspection(
+            vehicle, form.inspection_expiry.data, expected_version=form.version.data
+        ),
         title=title,
-        form=form,
+        context=context,
         resubmitting=resubmitting,
-        section="parking",
-        **context,
+        template=template,
     )
 
 
-def _vehicle_form_page(household, form, *, draft_of, title, context, resubmitting):
-    template = "portal/changes/_vehicle_form.html"
+def _parking_form_page(
+    household, form, *, draft_of, title, context, resubmitting, template="portal/changes/_vehicle_form.html"
+):
+    """A parking form of the portal: GET shows it, POST proposes draft_of() for approval."""
     if request.method == "POST":
         return _submit(
             draft_of, form, household=household, section="parking", template=template, title=title,
@@ -528,25 +520,29 @@ def _vehicle_form_page(household, form, *, draft_of, title, context, resubmittin
     )
 
 
+def _prefill(form, values: dict) -> None:
+    """The form filled with the values of a change being corrected (those it has fields for)."""
+    for name, value in values.items():
+        if name in form:
+            form[name].data = value
+
+
+def _vehicle_context(household, vehicle, mode: str, resubmitting) -> dict:
+    """A registered vehicle's form (mode edit or end): the vehicle, its contract, where the form posts."""
+    form_url = _form_url(f".vehicle_{mode}", resubmitting, household_id=household.id, vehicle_id=vehicle.id)
+    return {"vehicle": vehicle, "contract": vehicle.contract, "mode": mode, "form_url": form_url}
+
+
 def _vehicle_edit(household, vehicle, *, resubmitting=None, values=None):
     form = VehicleEditForm(obj=vehicle, version=vehicle.version)
     if request.method == "GET" and values:
-        for name, value in values.items():
-            if name in form:
-                form[name].data = value
-    return _vehicle_form_page(
+        _prefill(form, values)
+    return _parking_form_page(
         household,
         form,
         draft_of=lambda: service.vehicle_change(vehicle, form.values(), expected_version=form.version.data),
         title=_("車両の変更"),
-        context={
-            "vehicle": vehicle,
-            "contract": vehicle.contract,
-            "mode": "edit",
-            "form_url": _form_url(
-                ".vehicle_edit", resubmitting, household_id=household.id, vehicle_id=vehicle.id
-            ),
-        },
+        context=_vehicle_context(household, vehicle, "edit", resubmitting),
         resubmitting=resubmitting,
     )
 
@@ -555,19 +551,12 @@ def _vehicle_end(household, vehicle, *, resubmitting=None, values=None):
     form = VehicleEndForm(obj=vehicle, version=vehicle.version)
     if request.method == "GET":
         form.valid_to.data = (values or {}).get("valid_to") or today_tokyo()
-    return _vehicle_form_page(
+    return _parking_form_page(
         household,
         form,
         draft_of=lambda: service.vehicle_end(vehicle, form.valid_to.data, expected_version=form.version.data),
         title=_("車両の登録抹消"),
-        context={
-            "vehicle": vehicle,
-            "contract": vehicle.contract,
-            "mode": "end",
-            "form_url": _form_url(
-                ".vehicle_end", resubmitting, household_id=household.id, vehicle_id=vehicle.id
-            ),
-        },
+        context=_vehicle_context(household, vehicle, "end", resubmitting),
         resubmitting=resubmitting,
     )
 
@@ -578,13 +567,11 @@ def _vehicle_new(household, contract, *, resubmitting=None, values=None):
     form = VehicleForm()
     if request.method == "GET":
         if values:
-            for name, value in values.items():
-                if name in form:
-                    form[name].data = value
+            _prefill(form, values)
         else:
             form.valid_from.data = max(today_tokyo(), contract.start_date)
             form.user_name.data = Person.get_by_id(contract.user_person_id).name
-    return _vehicle_form_page(
+    return _parking_form_page(
         household,
         form,
         draft_of=lambda: service.new_vehicle(contract, form.values()),
@@ -626,41 +613,39 @@ def _contract_new(household, *, resubmitting=None, values=None):
         }
         return service.new_contract(household, values)
 
-    if request.method == "POST":
-        return _submit(
-            draft_of, form, household=household, section="parking", template=template, title=_("駐車場の契約"),
-            resubmitting=resubmitting, context=context,
-        )  # fmt: skip
-    return _form_response(
-        template,
-        household=household,
+    return _parking_form_page(
+        household,
+        form,
+        draft_of=draft_of,
         title=_("駐車場の契約"),
-        form=form,
-        section="parking",
+        context=context,
         resubmitting=resubmitting,
-        **context,
+        template=template,
     )
+
+
+def _on_vehicle(flow, household_id: int, vehicle_id: int):
+    """flow(household, vehicle) for a vehicle of a household in the office's scope (else 404)."""
+    found = _household(household_id)
+    return flow(found, scoped.vehicle_or_404(found, vehicle_id))
 
 
 @bp.route("/household/<int:household_id>/vehicles/<int:vehicle_id>/inspection", methods=["GET", "POST"])
 def inspection(household_id: int, vehicle_id: int):
     """The one-field 車検 update (inline in the vehicle's row), proposed for approval."""
-    found = _household(household_id)
-    return _inspection(found, scoped.vehicle_or_404(found, vehicle_id))
+    return _on_vehicle(_inspection, household_id, vehicle_id)
 
 
 @bp.route("/household/<int:household_id>/vehicles/<int:vehicle_id>/edit", methods=["GET", "POST"])
 def vehicle_edit(household_id: int, vehicle_id: int):
     """A vehicle's registration changed, proposed for approval."""
-    found = _household(household_id)
-    return _vehicle_edit(found, scoped.vehicle_or_404(found, vehicle_id))
+    return _on_vehicle(_vehicle_edit, household_id, vehicle_id)
 
 
 @bp.route("/household/<int:household_id>/vehicles/<int:vehicle_id>/end", methods=["GET", "POST"])
 def vehicle_end(household_id: int, vehicle_id: int):
     """登録抹消 of a vehicle (買替え, 廃車), proposed for approval."""
-    found = _household(household_id)
-    return _vehicle_end(found, scoped.vehicle_or_404(found, vehicle_id))
+    return _on_vehicle(_vehicle_end, household_id, vehicle_id)
 
 
 @bp.route("/household/<int:household_id>/contracts/<int:contract_id>/vehicles/new", methods=["GET", "POST"])
@@ -743,22 +728,8 @@ def _transfer(household, *, resubmitting=None, values=None):
 
 def _step(form, op: str) -> None:
     """A step of filling the transfer form (search, pick, change): nothing is checked or written."""
-    if op.startswith("bank:"):
-        form.bank_code.data, form.branch_code.data = op[5:], ""
-        form.bank_query.data = form.branch_query.data = None
-        form.bank_query.raw_data = form.branch_query.raw_data = []
-    elif op.startswith("branch:"):
-        form.branch_code.data = op[7:]
-        form.branch_query.data, form.branch_query.raw_data = None, []
-    elif op == "change_bank":
-        form.bank_code.data = form.branch_code.data = ""
-    elif op == "change_branch":
-        form.branch_code.data = ""
-    form.resolve()
-    if form.bank is None:
-        form.search_bank()
-    elif form.branch is None:
-        form.search_branch()
+    staff_transfers.apply_step(form, op)
+    staff_transfers.search_next(form)
 
 
 @bp.route("/household/<int:household_id>/transfers/new", methods=["GET", "POST"])

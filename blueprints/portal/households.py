@@ -18,8 +18,7 @@ from flask_login import current_user
 from blueprints.context import audit_context
 from blueprints.portal import scoped
 from blueprints.portal.forms import SearchForm
-from blueprints.staff.households import KIND_LABELS, STATUS_LABELS
-from extensions import htmx
+from blueprints.staff import households as staff_households
 from services import access, portal_file
 from services import search as service
 from services.household_file import label
@@ -33,45 +32,28 @@ FLAG_LABELS = {
 }
 
 
-def wants_fragment() -> bool:
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
-
-
-def _page_number() -> int:
-    value = request.form.get("page", "1")
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 6 else 1
-
-
 def _render(form, result=None, *, status: int = 200):
-    context = {
-        "form": form,
-        "result": result,
-        "flag_labels": FLAG_LABELS,
-        "status_labels": STATUS_LABELS,
-        "kind_labels": KIND_LABELS,
-    }
-    if request.method == "POST" and wants_fragment():
-        return render_template("portal/households/_results.html", oob_fields=True, **context), status
-    return render_template("portal/households/index.html", **context), status
+    return staff_households.render_search(
+        "portal/households", form, result, status=status, flag_labels=FLAG_LABELS
+    )
 
 
 @bp.route("/", methods=["GET", "POST"])
 def index():
     """GET: the empty search form. POST: a page of the office's households that match."""
     form = SearchForm()
-    form.load_choices(list(scoped.estates()), STATUS_LABELS)
+    form.load_choices(list(scoped.estates()), staff_households.STATUS_LABELS)
     if request.method == "GET":
         return _render(form)
     if not form.validate_on_submit():
         return _render(form, status=422)
     filters = service.Filters(estate_id=form.estate.data, status=form.status.data or None)
     try:
-        result = service.search(current_user, form.q.data, filters, page=_page_number(), **audit_context())
-    except service.SearchInvalid as invalid:
-        message = (
-            _("検索条件を入力してください。") if invalid.message == service.NO_CONDITION else invalid.message
+        result = service.search(
+            current_user, form.q.data, filters, page=staff_households.page_number(), **audit_context()
         )
-        form.q.errors = [*form.q.errors, message]
+    except service.SearchInvalid as invalid:
+        staff_households.refuse_terms(form, invalid)
         return _render(form, status=422)
     except access.SearchRefused:
         form.q.errors = [

@@ -18,29 +18,16 @@ from peewee import JOIN
 from blueprints.context import audit_context
 from blueprints.portal import scoped
 from blueprints.portal.forms import RepairEditForm, RepairForm
-from blueprints.portal.views import attach, conflict, form_page, saved
+from blueprints.portal.views import form_page, head_of, join_head, post_form, saved
 from blueprints.staff.arrears import InquiryEditForm, InquiryForm
-from models import Building, Estate, Household, Inquiry, Person, RepairRequest, Unit
-from models.base import ConflictError
+from models import Building, Estate, Household, Inquiry, RepairRequest, Unit
 from rules.filters import to_tokyo, today_tokyo
 from services import arrears, editing, portal_file, repairs
-from services.editing import RuleViolation
 from services.household_file import label
 
 bp = Blueprint("inquiries", __name__, url_prefix="/inquiries")
 
 LIST_ROWS = 200
-
-
-def _head_join(query, source=Household):
-    head = Person.alias("head")
-    return query.select_extend(head.name).join_from(
-        source,
-        head,
-        JOIN.LEFT_OUTER,
-        on=(head.household == Household.id) & head.is_head & head.member_to.is_null(),
-        attr="head",
-    )
 
 
 @bp.get("/")
@@ -51,7 +38,7 @@ def index():
     if not show_all:
         query = query.where(Inquiry.status != "closed")
     rows = list(
-        _head_join(
+        join_head(
             query.select_extend(Household.id, Household.household_no).join_from(
                 Inquiry, Household, JOIN.LEFT_OUTER
             )
@@ -88,14 +75,6 @@ def repairs_index():
     return render_template("portal/inquiries/repairs.html", rows=rows, show_all=show_all, label=label)
 
 
-def _head(household):
-    return (
-        Person.select(Person.id, Person.name)
-        .where((Person.household == household.id) & Person.is_head & Person.member_to.is_null())
-        .first()
-    )
-
-
 # --- inquiries ---------------------------------------------------------------------------------------
 
 
@@ -104,16 +83,15 @@ def new(household_id: int):
     """Log an inquiry about one of the office's households."""
     household = scoped.household_or_404(household_id, fields=["問合せ"], change=request.method == "POST")
     form = InquiryForm(prefix="inquiry_")
-    context = {"household": household, "head": _head(household), "inquiry": None}
+    context = {"household": household, "head": head_of(household), "inquiry": None}
     if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                arrears.create_inquiry(household.id, form.values(), **audit_context())
-            except RuleViolation as exc:
-                attach(form, exc)
-            else:
-                return saved(_("問合せを記録しました。"), household.id)
-        return form_page("portal/inquiries/form.html", status=422, form=form, **context)
+        return post_form(
+            form,
+            "portal/inquiries/form.html",
+            lambda: arrears.create_inquiry(household.id, form.values(), **audit_context()),
+            lambda: saved(_("問合せを記録しました。"), household.id),
+            **context,
+        )
     now = to_tokyo(dt.datetime.now(dt.UTC))
     form.received_on.data = now.date()
     form.received_time.data = now.time().replace(second=0, microsecond=0)
@@ -132,31 +110,29 @@ def edit(inquiry_id: int):
         inquiry.household_id, fields=["問合せ"], change=request.method == "POST"
     )
     form = InquiryEditForm(obj=inquiry if request.method == "GET" else None, prefix="inquiry_")
-    context = {"household": household, "head": _head(household), "inquiry": inquiry}
+    context = {"household": household, "head": head_of(household), "inquiry": inquiry}
     if request.method == "GET":
         received = to_tokyo(inquiry.received_at)
         form.received_on.data = received.date()
         form.received_time.data = received.time().replace(second=0, microsecond=0)
         form.version.data = inquiry.version
         return form_page("portal/inquiries/form.html", form=form, **context)
-    if not form.validate_on_submit():
-        return form_page("portal/inquiries/form.html", status=422, form=form, **context)
-    try:
-        editing.update(
+    return post_form(
+        form,
+        "portal/inquiries/form.html",
+        lambda: editing.update(
             inquiry,
             form.version.data,
             arrears.inquiry_values(inquiry, form.values()),
             household_id=household.id,
             action="inquiry.update",
             **audit_context(),
-        )
-    except ConflictError:
-        current = Inquiry.get_by_id(inquiry.id)
-        return conflict(form, current, "portal/inquiries/form.html", **{**context, "inquiry": current})
-    except RuleViolation as exc:
-        attach(form, exc)
-        return form_page("portal/inquiries/form.html", status=422, form=form, **context)
-    return saved(_("問合せを保存しました。"), household.id)
+        ),
+        lambda: saved(_("問合せを保存しました。"), household.id),
+        reread=lambda: Inquiry.get_by_id(inquiry.id),
+        record="inquiry",
+        **context,
+    )
 
 
 # --- repair requests ---------------------------------------------------------------------------------
@@ -172,22 +148,17 @@ def repair_new(household_id: int):
         abort(404)  # a household that has moved out has no unit to repair
     unit = scoped.unit_or_404(current.unit_id)
     form = RepairForm()
-    context = {"household": household, "head": _head(household), "unit": unit, "repair": None}
+    context = {"household": household, "head": head_of(household), "unit": unit, "repair": None}
     if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                repairs.create(
-                    unit.id,
-                    household.id,
-                    form.values(),
-                    office_id=scoped.office_or_403().id,
-                    **audit_context(),
-                )
-            except RuleViolation as exc:
-                attach(form, exc)
-            else:
-                return saved(_("修繕依頼を記録しました。"), household.id)
-        return form_page("portal/inquiries/repair_form.html", status=422, form=form, **context)
+        return post_form(
+            form,
+            "portal/inquiries/repair_form.html",
+            lambda: repairs.create(
+                unit.id, household.id, form.values(), office_id=scoped.office_or_403().id, **audit_context()
+            ),
+            lambda: saved(_("修繕依頼を記録しました。"), household.id),
+            **context,
+        )
     form.received_on.data = today_tokyo()
     form.status.data = "received"
     return form_page("portal/inquiries/repair_form.html", form=form, **context)
@@ -209,22 +180,24 @@ def repair_edit(repair_id: int):
     form = RepairEditForm(obj=repair if request.method == "GET" else None)
     context = {
         "household": household,
-        "head": _head(household) if household else None,
+        "head": head_of(household) if household else None,
         "unit": unit,
         "repair": repair,
     }
     if request.method == "GET":
         return form_page("portal/inquiries/repair_form.html", form=form, **context)
-    if not form.validate_on_submit():
-        return form_page("portal/inquiries/repair_form.html", status=422, form=form, **context)
-    try:
-        repairs.update(repair, form.version.data, form.values(), **audit_context())
-    except ConflictError:
-        current = RepairRequest.get_by_id(repair.id)
-        return conflict(form, current, "portal/inquiries/repair_form.html", **{**context, "repair": current})
-    except RuleViolation as exc:
-        attach(form, exc)
-        return form_page("portal/inquiries/repair_form.html", status=422, form=form, **context)
-    if household is not None:
-        return saved(_("修繕依頼を保存しました。"), household.id)
-    return saved(_("修繕依頼を保存しました。"), endpoint="portal.inquiries.repairs_index")
+
+    def done():
+        if household is not None:
+            return saved(_("修繕依頼を保存しました。"), household.id)
+        return saved(_("修繕依頼を保存しました。"), endpoint="portal.inquiries.repairs_index")
+
+    return post_form(
+        form,
+        "portal/inquiries/repair_form.html",
+        lambda: repairs.update(repair, form.version.data, form.values(), **audit_context()),
+        done,
+        reread=lambda: RepairRequest.get_by_id(repair.id),
+        record="repair",
+        **context,
+    )

@@ -13,11 +13,9 @@ from peewee import JOIN
 from blueprints.context import audit_context
 from blueprints.portal import scoped
 from blueprints.portal.forms import ProcedureEditForm, ProcedureForm
-from blueprints.portal.views import attach, conflict, form_page, saved
+from blueprints.portal.views import form_page, head_of, post_form, saved
 from models import Building, Estate, Household, MoveProcedure, Person, Tenancy, Unit, User
-from models.base import ConflictError
 from services import move_procedures, portal_file
-from services.editing import RuleViolation
 from services.household_file import label
 
 bp = Blueprint("procedures", __name__, url_prefix="/procedures")
@@ -74,22 +72,22 @@ def new(household_id: int):
     household = scoped.household_or_404(household_id, fields=["入退去手続"], change=request.method == "POST")
     tenancy = _tenancy_of(household)
     form = ProcedureForm()
-    context = {"household": household, "tenancy": tenancy, "head": _head(household), "label": label}
+    context = {
+        "household": household,
+        "tenancy": tenancy,
+        "head": head_of(household, Person.name_kana),
+        "label": label,
+    }
     if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                move_procedures.record(
-                    tenancy,
-                    form.kind.data,
-                    form.values(),
-                    office_id=scoped.office_or_403().id,
-                    **audit_context(),
-                )
-            except RuleViolation as exc:
-                attach(form, exc)
-            else:
-                return saved(_("入退去手続を記録しました。"), household.id)
-        return form_page("portal/procedures/form.html", status=422, form=form, **context)
+        return post_form(
+            form,
+            "portal/procedures/form.html",
+            lambda: move_procedures.record(
+                tenancy, form.kind.data, form.values(), office_id=scoped.office_or_403().id, **audit_context()
+            ),
+            lambda: saved(_("入退去手続を記録しました。"), household.id),
+            **context,
+        )
     return form_page("portal/procedures/form.html", form=form, **context)
 
 
@@ -106,28 +104,18 @@ def edit(procedure_id: int):
     context = {
         "household": household,
         "tenancy": tenancy,
-        "head": _head(household),
+        "head": head_of(household, Person.name_kana),
         "procedure": procedure,
         "label": label,
     }
     if request.method == "POST":
-        if not form.validate_on_submit():
-            return form_page("portal/procedures/form.html", status=422, form=form, **context)
-        try:
-            move_procedures.update(procedure, form.version.data, form.values(), **audit_context())
-        except ConflictError:
-            current = MoveProcedure.get_by_id(procedure.id)
-            return conflict(form, current, "portal/procedures/form.html", **{**context, "procedure": current})
-        except RuleViolation as exc:
-            attach(form, exc)
-            return form_page("portal/procedures/form.html", status=422, form=form, **context)
-        return saved(_("入退去手続を修正しました。"), household.id)
+        return post_form(
+            form,
+            "portal/procedures/form.html",
+            lambda: move_procedures.update(procedure, form.version.data, form.values(), **audit_context()),
+            lambda: saved(_("入退去手続を修正しました。"), household.id),
+            reread=lambda: MoveProcedure.get_by_id(procedure.id),
+            record="procedure",
+            **context,
+        )
     return form_page("portal/procedures/form.html", form=form, **context)
-
-
-def _head(household):
-    return (
-        Person.select(Person.id, Person.name, Person.name_kana)
-        .where((Person.household == household.id) & Person.is_head & Person.member_to.is_null())
-        .first()
-    )

@@ -50,10 +50,6 @@ def _labels():
     return {"label": household_file.label}
 
 
-def _attach(form, exc: editing.RuleViolation) -> None:
-    inline.attach(form, exc)
-
-
 def _household(household_id: int, *, change: bool | None = None) -> Household:
     return inline.household_or_404(household_id, section=SECTION, change=change)
 
@@ -162,31 +158,26 @@ def eviction_new(household_id: int):
             earliest = evictions.earliest_deadline(form.requested_on.data)
         except Exception:  # masters missing: the service answers with the message on POST
             earliest = None
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                created = evictions.prepare(
-                    household.id,
-                    ground=form.ground.data,
-                    requested_on=form.requested_on.data,
-                    deadline=form.deadline.data,
-                    multiplier=form.multiplier.data,
-                    note=form.note.data,
-                    **audit_context(),
-                )
-            except editing.RuleViolation as exc:
-                _attach(form, exc)
-            else:
-                flash(
-                    _("明渡請求を起案しました。保護責任者の承認を受けると明渡請求書が発行されます。"),
-                    "success",
-                )
-                return redirect(url_for(".eviction", request_id=created.id), code=303)
-        return render_template(
-            "staff/certifications/eviction_new.html", form=form, household=household, earliest=earliest
-        ), 422
-    return render_template(
-        "staff/certifications/eviction_new.html", form=form, household=household, earliest=earliest
+
+    def save(f):
+        return evictions.prepare(
+            household.id,
+            ground=f.ground.data,
+            requested_on=f.requested_on.data,
+            deadline=f.deadline.data,
+            multiplier=f.multiplier.data,
+            note=f.note.data,
+            **audit_context(),
+        )
+
+    return inline.page_form(
+        form,
+        "staff/certifications/eviction_new.html",
+        save,
+        message=_("明渡請求を起案しました。保護責任者の承認を受けると明渡請求書が発行されます。"),
+        redirect_to=lambda created: url_for(".eviction", request_id=created.id),
+        household=household,
+        earliest=earliest,
     )
 
 
@@ -332,7 +323,7 @@ def _act(request_id: int, form_name: str, form, action, message):
         try:
             result = action(record, form)
         except editing.RuleViolation as exc:
-            _attach(form, exc)
+            inline.attach(form, exc)
         else:
             flash(message(result) if callable(message) else message, "success")
             if form_name == "approve_form":  # the notice is being issued: its progress and PDF
@@ -459,6 +450,10 @@ def _decision_label(decision: RentDecision) -> str:
     )
 
 
+def _review_url(review: RentReview) -> str:
+    return url_for(".review", review_id=review.id)
+
+
 @bp.route("/rent-reviews/household/<int:household_id>/objection", methods=["GET", "POST"])
 def objection_new(household_id: int):
     """Record a 意見申出 against a decision in force."""
@@ -470,27 +465,25 @@ def objection_new(household_id: int):
         form.received_on.data = today_tokyo()
         if request.args.get("decision"):
             form.decision.data = request.args["decision"]
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                review = objections.receive(
-                    household.id,
-                    int(form.decision.data),
-                    received_on=form.received_on.data,
-                    content=form.content.data or "",
-                    late_reason=form.late_reason.data,
-                    **audit_context(),
-                )
-            except editing.RuleViolation as exc:
-                _attach(form, exc)
-            else:
-                flash(_("意見申出を受け付けました。保護責任者が再計算の結果を見て決定します。"), "success")
-                return redirect(url_for(".review", review_id=review.id), code=303)
-        return render_template(
-            "staff/certifications/objection_new.html", form=form, household=household, decisions=decisions
-        ), 422
-    return render_template(
-        "staff/certifications/objection_new.html", form=form, household=household, decisions=decisions
+
+    def save(f):
+        return objections.receive(
+            household.id,
+            int(f.decision.data),
+            received_on=f.received_on.data,
+            content=f.content.data or "",
+            late_reason=f.late_reason.data,
+            **audit_context(),
+        )
+
+    return inline.page_form(
+        form,
+        "staff/certifications/objection_new.html",
+        save,
+        message=_("意見申出を受け付けました。保護責任者が再計算の結果を見て決定します。"),
+        redirect_to=_review_url,
+        household=household,
+        decisions=decisions,
     )
 
 
@@ -505,22 +498,20 @@ def correction_new(household_id: int):
     household = _household(household_id)
     decisions = objections.decisions_open_to_review(household.id)
     form = CorrectionForm(prefix="correction_")
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                review = objections.prepare_correction(
-                    household.id, form.fiscal_year.data, reason=form.reason.data or "", **audit_context()
-                )
-            except editing.RuleViolation as exc:
-                _attach(form, exc)
-            else:
-                flash(_("更正を起案しました。保護責任者が差額を確認して決定します。"), "success")
-                return redirect(url_for(".review", review_id=review.id), code=303)
-        return render_template(
-            "staff/certifications/correction_new.html", form=form, household=household, decisions=decisions
-        ), 422
-    return render_template(
-        "staff/certifications/correction_new.html", form=form, household=household, decisions=decisions
+
+    def save(f):
+        return objections.prepare_correction(
+            household.id, f.fiscal_year.data, reason=f.reason.data or "", **audit_context()
+        )
+
+    return inline.page_form(
+        form,
+        "staff/certifications/correction_new.html",
+        save,
+        message=_("更正を起案しました。保護責任者が差額を確認して決定します。"),
+        redirect_to=_review_url,
+        household=household,
+        decisions=decisions,
     )
 
 
@@ -602,7 +593,7 @@ def review_decide(review_id: int):
                 )
                 return redirect(url_for("staff.jobs.show", job_id=result.job.id), code=303)
         except editing.RuleViolation as exc:
-            _attach(form, exc)
+            inline.attach(form, exc)
         else:
             return redirect(url_for(".review", review_id=record.id), code=303)
     record = RentReview.get_by_id(record.id)

@@ -42,7 +42,7 @@ from blueprints.staff.household import code_choices
 from models import Building, Estate, Unit, UnitYearFigure
 from models.housing import STRUCTURES, UNIT_STATUSES, UNIT_TYPES
 from rules.filters import today_tokyo
-from services import access, editing
+from services import access
 from services import estates as service
 
 bp = Blueprint("estates", __name__, url_prefix="/estates")
@@ -318,29 +318,21 @@ def _edit(
 ):
     """GET: the form. POST: validate, save with the version read; 422 / 409 / the section + toast."""
     context = {**context, "form": form, "instance": instance, "section": section}
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            return _form_response(template, status=422, title=title, **context)
-        try:
-            changes = save(form)
-        except editing.ConflictError:
-            current = type(instance).get_by_id(instance.id)
-            form.version.data = current.version
-            form.version.raw_data = [str(current.version)]
-            rows = inline.conflict_rows(form, current, getattr(form, "columns", {}))
-            context.update(instance=current, conflict=rows)
-            return _form_response(template, status=409, title=title, **context)
-        except editing.RuleViolation as exc:
-            inline.attach(form, exc)
-            return _form_response(template, status=422, title=title, **context)
-        return _saved(
+    return inline.versioned_form(
+        form,
+        template,
+        title,
+        context,
+        save,
+        on_saved=lambda changes: _saved(
             page_url=page_url,
             section=section,
             render_section=render_section,
             message=message if changes else _("変更はありませんでした。"),
             also=also if changes else (),
-        )
-    return _form_response(template, title=title, **context)
+        ),
+        respond=_form_response,
+    )
 
 
 # --- the estate's facts ----------------------------------------------------------------------------------------

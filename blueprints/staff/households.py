@@ -15,7 +15,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, ValidationError
 
 from blueprints.context import audit_context
-from extensions import htmx
+from blueprints.staff import inline
 from models import Estate, Ward
 from rules import search as rules
 from services import access
@@ -116,27 +116,37 @@ class HouseholdSearchForm(FlaskForm):
         )
 
 
-def _fragment_wanted() -> bool:
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
-
-
-def _page_number() -> int:
+def page_number() -> int:
     # The pager buttons submit the form with name="page"; anything unreadable is the first page.
     value = request.form.get("page", "1")
     return int(value) if value.isascii() and value.isdigit() and len(value) < 6 else 1
 
 
-def _render(form: HouseholdSearchForm, result=None, *, status: int = 200):
+def render_search(folder: str, form, result=None, *, status: int = 200, flag_labels=FLAG_LABELS):
+    """The search page from folder's index.html, or for htmx's POST only its _results.html (the fields
+    swapped out of band). The portal's search shares it with its own templates and flags."""
     context = {
         "form": form,
         "result": result,
-        "flag_labels": FLAG_LABELS,
+        "flag_labels": flag_labels,
         "status_labels": STATUS_LABELS,
         "kind_labels": KIND_LABELS,
     }
-    if request.method == "POST" and _fragment_wanted():
-        return render_template("staff/households/_results.html", oob_fields=True, **context), status
-    return render_template("staff/households/index.html", **context), status
+    if request.method == "POST" and inline.wants_fragment():
+        return render_template(f"{folder}/_results.html", oob_fields=True, **context), status
+    return render_template(f"{folder}/index.html", **context), status
+
+
+def refuse_terms(form, invalid: service.SearchInvalid) -> None:
+    """Why the search was refused, beside the search box."""
+    message = (
+        _("検索条件を入力してください。") if invalid.message == service.NO_CONDITION else invalid.message
+    )
+    form.q.errors = [*form.q.errors, message]
+
+
+def _render(form: HouseholdSearchForm, result=None, *, status: int = 200):
+    return render_search("staff/households", form, result, status=status)
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -150,13 +160,10 @@ def index():
         return _render(form, status=422)
     try:
         result = service.search(
-            current_user, form.q.data, form.filters(), page=_page_number(), **audit_context()
+            current_user, form.q.data, form.filters(), page=page_number(), **audit_context()
         )
     except service.SearchInvalid as invalid:
-        message = (
-            _("検索条件を入力してください。") if invalid.message == service.NO_CONDITION else invalid.message
-        )
-        form.q.errors = [*form.q.errors, message]
+        refuse_terms(form, invalid)
         return _render(form, status=422)
     except access.SearchRefused:
         abort(403)

@@ -132,6 +132,14 @@ def conflict_rows(form, current, names: Mapping[str, str]) -> list[tuple[str, st
     return rows
 
 
+def rebase(form, current) -> list[tuple[str, str, str]]:
+    """After a conflict: the form now based on the version saved (saving again overwrites knowingly,
+    what this user typed is kept); returns the differences to show side by side."""
+    form.version.data = current.version
+    form.version.raw_data = [str(current.version)]
+    return conflict_rows(form, current, getattr(form, "columns", {}))
+
+
 def _display(field, value) -> str:
     if value is None:
         return ""
@@ -156,6 +164,23 @@ def attach(form, exc: editing.RuleViolation) -> None:
         form[exc.field].errors = [*form[exc.field].errors, message]
     else:
         form.form_errors.append(message)
+
+
+def page_form(form, template: str, save: Callable, *, message: str, redirect_to: Callable, **context):
+    """A form on a page of its own (no section to swap in). GET: the form. POST: validate, save(form)
+    (a RuleViolation → 422 beside its field), then a flash message and a redirect (303) to
+    redirect_to(what save returned)."""
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                result = save(form)
+            except editing.RuleViolation as exc:
+                attach(form, exc)
+            else:
+                flash(message, "success")
+                return redirect(redirect_to(result), code=303)
+        return render_template(template, form=form, **context), 422
+    return render_template(template, form=form, **context)
 
 
 def create_record(
@@ -191,6 +216,45 @@ def create_record(
     return form_response(template, title=title, **context)
 
 
+def versioned_form(
+    form,
+    template: str,
+    title: str,
+    context: dict,
+    save: Callable,
+    *,
+    reread: Callable | None = None,
+    on_saved: Callable,
+    respond: Callable = form_response,
+    gone: Callable | None = None,
+):
+    """The edit flow of a versioned record, whatever renders it. GET: the form. POST: validate,
+    save(form) with the version read, then on_saved(changes); a RuleViolation → 422 beside its field;
+    a ConflictError → 409 with the record as saved now (reread()) beside what this user typed, or
+    gone() when reread() finds it deleted (by default, context["instance"] read again).
+    respond(template, status=, title=, **context) renders."""
+    if request.method != "POST":
+        return respond(template, title=title, **context)
+    if not form.validate_on_submit():
+        return respond(template, status=422, title=title, **context)
+    try:
+        changes = save(form)
+    except editing.ConflictError:
+        if reread is None:
+            instance = context["instance"]
+            current = type(instance).get_by_id(instance.id)
+        else:
+            current = reread()
+        if current is None and gone is not None:
+            return gone()
+        context.update(instance=current, conflict=rebase(form, current))
+        return respond(template, status=409, title=title, **context)
+    except editing.RuleViolation as exc:
+        attach(form, exc)
+        return respond(template, status=422, title=title, **context)
+    return on_saved(changes)
+
+
 def edit_record(
     *,
     form,
@@ -218,31 +282,22 @@ def edit_record(
     audit_household = household.id if household_id_for_audit == -1 and household is not None else None
     if household_id_for_audit not in (-1, None):
         audit_household = household_id_for_audit
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            return form_response(template, status=422, title=title, **context)
-        try:
-            changes = editing.update(
-                instance,
-                form.version.data,
-                values(form),
-                household_id=audit_household,
-                action=action,
-                **audit_context(),
-            )
-        except editing.ConflictError:
-            current = type(instance).get_by_id(instance.id)
-            form.version.data = current.version
-            form.version.raw_data = [str(current.version)]
-            rows = conflict_rows(form, current, getattr(form, "columns", {}))
-            context.update(instance=current, conflict=rows)
-            return form_response(template, status=409, title=title, **context)
-        except editing.RuleViolation as exc:
-            attach(form, exc)
-            return form_response(template, status=422, title=title, **context)
+
+    def save(form):
+        return editing.update(
+            instance,
+            form.version.data,
+            values(form),
+            household_id=audit_household,
+            action=action,
+            **audit_context(),
+        )
+
+    def on_saved(changes):
         if after_save is not None:
             after_save(instance, changes)
         if household is None:
             return None
         return saved(household, section, message if changes else _("変更はありませんでした。"))
-    return form_response(template, title=title, **context)
+
+    return versioned_form(form, template, title, context, save, on_saved=on_saved)

@@ -209,36 +209,32 @@ def _read_only_response(template_context: dict, *, title: str, message: str):
     )
 
 
+def _in_force(row: MasterParameter, title: str, message: str):
+    """A parameter version already in force: the reason instead of its form (409)."""
+    context = {"code": row.code, "label": PARAMETERS[row.code][0], "instance": row}
+    return _read_only_response(context, title=title, message=message)
+
+
 def _parameter_flow(*, form, instance, code: str, save: Callable, message: str, title: str, template: str):
     page_url = url_for(".parameter", code=code)
     context = {"form": form, "instance": instance, "code": code, "label": PARAMETERS[code][0]}
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            return _form_response(template, status=422, title=title, **context)
-        try:
-            changes = save(form)
-        except editing.ConflictError:
-            current = MasterParameter.get_or_none(MasterParameter.id == instance.id)
-            if current is None:
-                return _read_only_response(
-                    context,
-                    title=title,
-                    message=_("この版はほかの職員が削除しました。画面を開き直してください。"),
-                )
-            form.version.data = current.version
-            form.version.raw_data = [str(current.version)]
-            rows = inline.conflict_rows(form, current, getattr(form, "columns", {}))
-            context.update(instance=current, conflict=rows)
-            return _form_response(template, status=409, title=title, **context)
-        except editing.RuleViolation as exc:
-            inline.attach(form, exc)
-            return _form_response(template, status=422, title=title, **context)
-        return _saved(
+    return inline.versioned_form(
+        form,
+        template,
+        title,
+        context,
+        save,
+        reread=lambda: MasterParameter.get_or_none(MasterParameter.id == instance.id),
+        gone=lambda: _read_only_response(
+            context, title=title, message=_("この版はほかの職員が削除しました。画面を開き直してください。")
+        ),
+        on_saved=lambda changes: _saved(
             page_url=page_url,
             render_section=lambda: _parameter_section(code),
             message=message if changes else _("変更はありませんでした。"),
-        )
-    return _form_response(template, title=title, **context)
+        ),
+        respond=_form_response,
+    )
 
 
 @bp.route("/parameters/<code>/new", methods=["GET", "POST"])
@@ -271,13 +267,9 @@ def parameter_new(code: str):
 def parameter_edit(row_id: int):
     """Edit a version whose date has not come."""
     row = _parameter_row(row_id)
-    label = PARAMETERS[row.code][0]
-    title = _("%(label)sの版の編集", label=label)
-    context = {"code": row.code, "label": label, "instance": row}
+    title = _("%(label)sの版の編集", label=PARAMETERS[row.code][0])
     if row.valid_from <= today_tokyo():
-        return _read_only_response(
-            context, title=title, message=_("適用が始まった版は変更できません。新しい版を登録してください。")
-        )
+        return _in_force(row, title, _("適用が始まった版は変更できません。新しい版を登録してください。"))
     form = ParameterEditForm(obj=row, version=row.version)
 
     def save(f):
@@ -298,11 +290,9 @@ def parameter_edit(row_id: int):
 def parameter_delete(row_id: int):
     """Delete a version whose date has not come (a confirmation first)."""
     row = _parameter_row(row_id)
-    label = PARAMETERS[row.code][0]
-    title = _("%(label)sの版の削除", label=label)
-    context = {"code": row.code, "label": label, "instance": row}
+    title = _("%(label)sの版の削除", label=PARAMETERS[row.code][0])
     if row.valid_from <= today_tokyo():
-        return _read_only_response(context, title=title, message=_("適用が始まった版は削除できません。"))
+        return _in_force(row, title, _("適用が始まった版は削除できません。"))
     form = DeleteForm(version=row.version)
 
     def save(f):
@@ -369,6 +359,19 @@ def table_new(kind: str):
                 return redirect(edit_url, code=303)
         return _form_response(template, status=422, title=title, **context)
     return _form_response(template, title=title, **context)
+
+
+def _table_read_only(kind: service.TableKind, version: service.TableVersion, title: str, message: str):
+    """A table version already in force (or deleted meanwhile): the reason instead of its form (409)."""
+    return _read_only_response({"kind": kind, "version": version}, title=title, message=message)
+
+
+def _table_saved(kind: service.TableKind, message: str):
+    return _saved(
+        page_url=url_for(".table", kind=kind.slug),
+        render_section=lambda: _table_section(kind),
+        message=message,
+    )
 
 
 def _version_or_404(kind: service.TableKind, key_text: str) -> service.TableVersion:
@@ -663,10 +666,8 @@ def table_edit(kind: str, key: str):
     title = _("%(table)s %(version)sの版の編集", table=table_kind.title, version=version.label)
     template = "staff/masters/_table_form.html"
     if not version.editable:
-        return _read_only_response(
-            {"kind": table_kind, "version": version},
-            title=title,
-            message=_("適用が始まった版は変更できません。新しい版を作ってください。"),
+        return _table_read_only(
+            table_kind, version, title, _("適用が始まった版は変更できません。新しい版を作ってください。")
         )
     form_class = _table_form_class(table_kind)
     if request.method != "POST":
@@ -701,10 +702,8 @@ def table_edit(kind: str, key: str):
     except editing.ConflictError:
         current = service.table_page(table_kind, history=False).version(version.key)
         if current is None:
-            return _read_only_response(
-                {"kind": table_kind, "version": version},
-                title=title,
-                message=_("この版はほかの職員が削除しました。画面を開き直してください。"),
+            return _table_read_only(
+                table_kind, version, title, _("この版はほかの職員が削除しました。画面を開き直してください。")
             )
         same_rows = {r.id for r in current.rows} == set(stamp)
         conflict = _conflict_rows(table_kind, form, entries, current.rows)
@@ -721,11 +720,7 @@ def table_edit(kind: str, key: str):
             )
         context = _table_context(table_kind, current, form, conflict=conflict)
         return _form_response(template, status=409, title=title, **context)
-    return _saved(
-        page_url=url_for(".table", kind=table_kind.slug),
-        render_section=lambda: _table_section(table_kind),
-        message=_("版を保存しました。") if changes else _("変更はありませんでした。"),
-    )
+    return _table_saved(table_kind, _("版を保存しました。") if changes else _("変更はありませんでした。"))
 
 
 @bp.route("/tables/<kind>/<key>/delete", methods=["GET", "POST"])
@@ -736,11 +731,7 @@ def table_delete(kind: str, key: str):
     title = _("%(table)s %(version)sの版の削除", table=table_kind.title, version=version.label)
     template = "staff/masters/_table_delete.html"
     if not version.editable:
-        return _read_only_response(
-            {"kind": table_kind, "version": version},
-            title=title,
-            message=_("適用が始まった版は削除できません。"),
-        )
+        return _table_read_only(table_kind, version, title, _("適用が始まった版は削除できません。"))
     form = TableDeleteForm(stamp=version.stamp())
     context = {"form": form, "kind": table_kind, "version": version}
     if request.method == "POST":
@@ -757,9 +748,5 @@ def table_delete(kind: str, key: str):
             form.stamp.data = version.stamp()
             context.update(conflict=[])
             return _form_response(template, status=409, title=title, **context)
-        return _saved(
-            page_url=url_for(".table", kind=table_kind.slug),
-            render_section=lambda: _table_section(table_kind),
-            message=_("版を削除しました。"),
-        )
+        return _table_saved(table_kind, _("版を削除しました。"))
     return _form_response(template, title=title, **context)

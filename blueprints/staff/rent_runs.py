@@ -9,7 +9,9 @@
 Starting and approving queue background jobs (services.jobs): the computation, then the approval's
 batches and the three kinds of notices; each job has its page (/staff/jobs/<id>). Views are thin:
 services.rent_run checks roles, states and four-eyes, writes and audits. The preview shows household
-numbers, dwellings and rents (no names); each page of it is audited with the households it shows.
+numbers, dwellings and rents (no names) of the households the user may see (services.access), and its
+counts cover those only; each page of it is audited with the households it shows. An approval that
+finds drafts gone stale puts them right and comes back to the run with a message (approve again).
 Works without JavaScript (plain GET filters, POST + 303); with htmx the progress refreshes itself.
 """
 
@@ -151,7 +153,7 @@ def show(run_id: int):
     form.load_choices(run)
     status, page = 200, None
     if form.validate():
-        page = rent_run.preview(run, form.filters(), _page_number())
+        page = rent_run.preview(run, form.filters(), _page_number(), viewer=current_user)
         audit.record(
             "rent_run.read",
             target_table="household",
@@ -165,7 +167,7 @@ def show(run_id: int):
         "staff/rent_runs/show.html",
         filters=form,
         page=page,
-        summary=rent_run.summary(run),
+        summary=rent_run.summary(run, viewer=current_user),
         page_args={k: v for k, v in request.args.items() if k != "page"},
         reason_label=rent_run.reason_label,
         status_labels=rent_run.STATUS_LABELS,
@@ -200,6 +202,9 @@ def approve(run_id: int):
         job = rent_run.submit_approval(
             run, current_user, **{k: v for k, v in context.items() if k != "actor"}
         )
+    except rent_run.InputsChanged as changed:  # drafts put right: the officer reads the run again
+        flash(changed.message, "warning")
+        return redirect(url_for(".show", run_id=run.id), code=303)
     except rent_run.RunRefused as refused:
         audit.record(
             "rent_run.approve",

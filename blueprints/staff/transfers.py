@@ -347,9 +347,9 @@ def register(household_id: int):
     return inline.saved(household, SECTION, _("口座振替を登録しました。"))
 
 
-def _step(form: TransferForm, op: str, context: dict):
-    """A step of filling the form (search, pick, change): the form again, no errors shown yet."""
-    # What was typed is already normalised (process_formdata); its messages wait for 確認.
+def apply_step(form: TransferForm, op: str) -> None:
+    """Apply a step of filling the form to its fields: pick a bank (bank:<code>) or a branch
+    (branch:<code>), or go back to change one (change_bank, change_branch); then resolve the codes."""
     if op.startswith("bank:"):
         form.bank_code.data, form.branch_code.data = op[5:], ""
         form.bank_query.data = form.branch_query.data = None
@@ -362,14 +362,25 @@ def _step(form: TransferForm, op: str, context: dict):
     elif op == "change_branch":
         form.branch_code.data = ""
     form.resolve()
-    if op.startswith("bank:") and form.bank is None:
-        form.bank_query.errors = [_("選んだ金融機関が一覧にありません。選び直してください。")]
-    if op.startswith("branch:") and form.branch is None and form.bank is not None:
-        form.branch_query.errors = [_("選んだ支店が一覧にありません。選び直してください。")]
+
+
+def search_next(form: TransferForm) -> None:
+    """The list to choose from next: the banks until one is chosen, then its branches."""
     if form.bank is None:
         form.search_bank()
     elif form.branch is None:
         form.search_branch()
+
+
+def _step(form: TransferForm, op: str, context: dict):
+    """A step of filling the form (search, pick, change): the form again, no errors shown yet."""
+    # What was typed is already normalised (process_formdata); its messages wait for 確認.
+    apply_step(form, op)
+    if op.startswith("bank:") and form.bank is None:
+        form.bank_query.errors = [_("選んだ金融機関が一覧にありません。選び直してください。")]
+    if op.startswith("branch:") and form.branch is None and form.bank is not None:
+        form.branch_query.errors = [_("選んだ支店が一覧にありません。選び直してください。")]
+    search_next(form)
     return inline.form_response(FORM_TEMPLATE, **context)
 
 
