@@ -187,6 +187,18 @@ def chromium():
     return path
 
 
+@pytest.fixture(scope="session")
+def pdftoppm():
+    """poppler's pdftoppm, which renders notices as a reader's viewer would, or skip (fail under
+    REQUIRE_BROWSER=1: CI installs it with Chromium)."""
+    path = shutil.which("pdftoppm")
+    if not path:
+        if _require("BROWSER"):
+            pytest.fail("pdftoppm is required (REQUIRE_BROWSER=1) but not installed")
+        pytest.skip("poppler-utils (pdftoppm) is not installed (apt-get install poppler-utils)")
+    return path
+
+
 # --- accounts and sign-in through the real WebAuthn endpoints ----------------------------------------
 
 
