@@ -57,7 +57,6 @@ from blueprints.staff.parking import (
     VehicleEndForm,
     VehicleForm,
 )
-from extensions import db
 from models import (
     BankTransfer,
     Household,
@@ -357,15 +356,15 @@ def index():
         )
     }
     returned = scoped.pending_changes().where(PendingChange.state == "returned").count()
-    with db.atomic():  # the list names households (number and head): one entry naming them
-        audit.record(
-            "portal.changes.list",
-            target_table="household",
-            target_ids=sorted(households),
-            fields=["household.household_no", "person.name", "pending_change.state"],
-            reason=f"rows={len(rows)}; state={state}",
-            **audit_context(),
-        )
+    # the list names households (number and head): one entry naming them
+    audit.record(
+        "portal.changes.list",
+        target_table="household",
+        target_ids=sorted(households),
+        fields=["household.household_no", "person.name", "pending_change.state"],
+        reason=f"rows={len(rows)}; state={state}",
+        **audit_context(),
+    )
     return render_template(
         "portal/changes/index.html",
         rows=rows,

@@ -20,7 +20,6 @@ from flask_login import current_user
 from peewee import SQL
 
 from blueprints.context import audit_context
-from extensions import db
 from models import (
     Building,
     Estate,
@@ -190,14 +189,13 @@ def repairs(user=None):
 def not_found(table: str, record_id) -> None:
     """Audit an attempt at a record outside the office (or missing) and answer 404."""
     rid = _as_id(record_id)
-    with db.atomic():
-        audit.record(
-            "access.out_of_scope",
-            target_table=table,
-            target_ids=[rid] if rid is not None else None,
-            outcome="denied",
-            **audit_context(),
-        )
+    audit.record(
+        "access.out_of_scope",
+        target_table=table,
+        target_ids=[rid] if rid is not None else None,
+        outcome="denied",
+        **audit_context(),
+    )
     abort(404)
 
 

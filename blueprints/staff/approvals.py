@@ -34,7 +34,6 @@ from flask_wtf import FlaskForm
 from blueprints.context import audit_context
 from blueprints.staff import inline
 from blueprints.staff.fields import NoteField, TextField, VersionField, optional, required
-from extensions import db
 from models import Household, Office, PendingChange, Person, User
 from models.base import ConflictError
 from rules.filters import to_tokyo, today_tokyo
@@ -121,15 +120,14 @@ def index():
     rows = list(query.limit(PAGE_SIZE))
     heads = _heads({row.household_id for row in rows})
     shown = sorted({row.household_id for row in rows})
-    with db.atomic():
-        audit.record(
-            "approvals.list",
-            target_table="household",
-            target_ids=shown,
-            fields=["household.household_no", "person.name", "pending_change.state"],
-            reason=f"rows={len(rows)}; office={office_id or '-'}",
-            **audit_context(),
-        )
+    audit.record(
+        "approvals.list",
+        target_table="household",
+        target_ids=shown,
+        fields=["household.household_no", "person.name", "pending_change.state"],
+        reason=f"rows={len(rows)}; office={office_id or '-'}",
+        **audit_context(),
+    )
     now = dt.datetime.now(dt.UTC)
     return render_template(
         "staff/approvals/index.html",

@@ -42,7 +42,6 @@ from blueprints.staff.fields import (
     required,
 )
 from blueprints.staff.household import code_choices
-from extensions import db
 from models import Charge, Payment, RentReduction
 from models.tenancy import REDUCTION_KINDS, REDUCTION_REASONS
 from rules import wareki
@@ -61,12 +60,9 @@ CHOOSE = _l("一覧から選んでください。")
 
 
 def locked_edit(**arguments):
-    """inline.edit_record with the POST in one transaction, so the rule's checks (which lock the
-    household) and the save see the same rows. The fragments get `label` (a coded column's Japanese)."""
+    """inline.edit_record (its rule checks, save and follow-up in one transaction) whose fragments get
+    `label` (a coded column's Japanese)."""
     arguments["context"] = {"label": household_file.label, **(arguments.get("context") or {})}
-    if request.method == "POST":
-        with db.atomic():
-            return inline.edit_record(**arguments)
     return inline.edit_record(**arguments)
 
 

@@ -34,7 +34,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints.context import audit_context
-from extensions import htmx
+from extensions import db, htmx
 from services import access, editing, household_file
 from services.vault import keyring_for
 
@@ -273,7 +273,7 @@ def edit_record(
     """GET: the form. POST: validate, save with the version read, answer 422 / 409 / the section.
 
     values(form) → {column: value} to save; it may raise editing.RuleViolation (422, the message
-    beside its field). Columns named by the form fields (form.columns, {field: column}) are compared
+    beside its field). values(), the save and after_save(instance, changes) run in one transaction. Columns named by the form fields (form.columns, {field: column}) are compared
     for the conflict view. household_id_for_audit: the household the audit entry is filed under
     (default: household.id; None files it under the record's own table).
     """
@@ -284,18 +284,22 @@ def edit_record(
         audit_household = household_id_for_audit
 
     def save(form):
-        return editing.update(
-            instance,
-            form.version.data,
-            values(form),
-            household_id=audit_household,
-            action=action,
-            **audit_context(),
-        )
+        # The rule checks in values() (which may lock the household), the save and its follow-up
+        # (after_save) see the same rows and commit together.
+        with db.atomic():
+            changes = editing.update(
+                instance,
+                form.version.data,
+                values(form),
+                household_id=audit_household,
+                action=action,
+                **audit_context(),
+            )
+            if after_save is not None:
+                after_save(instance, changes)
+            return changes
 
     def on_saved(changes):
-        if after_save is not None:
-            after_save(instance, changes)
         if household is None:
             return None
         return saved(household, section, message if changes else _("変更はありませんでした。"))

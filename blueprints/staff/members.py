@@ -45,7 +45,6 @@ from blueprints.staff.fields import (
     required,
 )
 from blueprints.staff.household import code_choices
-from extensions import db
 from models import Person, WelfarePeriod
 from models.person import DISABILITY_GRADES, DISABILITY_KINDS, RELATIONS, SEXES
 from rules import kana, wareki
@@ -361,9 +360,6 @@ def _edit_period(household, person, period, form, *, template, title, message):
         "title": title,
         "context": {"person": person, "period": period},
     }
-    if request.method == "POST":
-        with db.atomic():
-            return inline.edit_record(**arguments)
     return inline.edit_record(**arguments)
 
 
